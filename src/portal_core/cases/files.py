@@ -43,3 +43,68 @@ def upload_prefix(organisation_id: str) -> str:
 
 def upload_key(organisation_id: str, upload_id: str) -> str:
     return f"{upload_prefix(organisation_id)}{upload_id}"
+
+
+# An upload moves through three places, all under its organisation's prefix so that the quota
+# counts every byte an organisation stores: the browser writes to `incoming/`; a confirmed
+# upload, checked by size and content, moves to `upload/` (the only place a case attaches
+# from); a refused one that may be an attack moves to `quarantine/` for review.
+
+
+def organisation_prefix(organisation_id: str) -> str:
+    """Everything stored for an organisation: what its quota is measured on."""
+    return f"org/{organisation_id}/"
+
+
+def incoming_prefix(organisation_id: str) -> str:
+    return f"{organisation_prefix(organisation_id)}incoming/"
+
+
+def incoming_key(organisation_id: str, upload_id: str) -> str:
+    """Where a browser uploads with a ticket, before the upload is confirmed."""
+    return f"{incoming_prefix(organisation_id)}{upload_id}"
+
+
+def quarantine_key(organisation_id: str, upload_id: str) -> str:
+    return f"{organisation_prefix(organisation_id)}quarantine/{upload_id}"
+
+
+def upload_id_of(key: str, prefix: str) -> str | None:
+    """The upload id in `key` if `key` is exactly `prefix` plus one id, else None."""
+    if not key.startswith(prefix):
+        return None
+    upload_id = key[len(prefix) :]
+    if not upload_id or "/" in upload_id or upload_id in (".", ".."):
+        return None
+    return upload_id
+
+
+# RFC 5987 `attr-char`: what may stand unencoded in `filename*`.
+_ATTR_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$&+-.^_`|~")
+
+
+def content_disposition(display_name: str, *, disposition: str = "attachment") -> str:
+    """An RFC 6266 `Content-Disposition` value offering `display_name` as the file name.
+
+    Old clients read the quoted ASCII `filename`; every current browser reads `filename*`,
+    the UTF-8 name percent-encoded, so names in any script arrive intact.
+    """
+    name = clean_display_name(display_name)
+    encoded = "".join(
+        ch if ch in _ATTR_CHARS else "".join(f"%{byte:02X}" for byte in ch.encode("utf-8"))
+        for ch in name
+    )
+    return f"{disposition}; filename=\"{ascii_fallback(name)}\"; filename*=UTF-8''{encoded}"
+
+
+def ascii_fallback(name: str) -> str:
+    """`name` in printable ASCII, safe inside a quoted string: accents dropped (`é` → `e`),
+    other characters, quotes and backslashes replaced by `_`."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    kept = "".join(
+        ch
+        if " " <= ch <= "~" and ch not in '"\\%'
+        else ("" if unicodedata.combining(ch) else "_")
+        for ch in decomposed
+    )
+    return kept.strip() or "file"

@@ -180,6 +180,26 @@ class CaseLinked(DomainEvent):
     external_number: str
 
 
+@frozen(kw_only=True)
+class CaseSynced(DomainEvent):
+    """The case system of record (Salesforce) holds newer values; the portal takes them as they are.
+
+    The system of record is not bound by the portal's status machine (staff may move a case
+    there however their process says), so these values are applied without `check_move`.
+    """
+
+    kind = "case.synced"
+
+    case_id: str
+    old_status: CaseStatus
+    status: CaseStatus
+    subject: str
+    description: str
+    priority: Priority
+    external_number: str
+    external_modified_at: datetime
+
+
 CaseEvent = (
     CaseSubmitted
     | CaseStatusChanged
@@ -188,6 +208,7 @@ CaseEvent = (
     | CommentAdded
     | AttachmentAdded
     | CaseLinked
+    | CaseSynced
 )
 
 
@@ -227,6 +248,8 @@ class Case:
     updated_at: datetime
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
+    external_modified_at: datetime | None = None
+    """The case system's last-modified time of the values applied here; older never overwrite."""
     version: int = 1
     """Bumped by every change; a write with a stale version is refused."""
 
@@ -315,6 +338,22 @@ class Case:
                 return evolve(changed, subject=subject, description=description, priority=priority)
             case CaseLinked(external_id=external_id, external_number=external_number):
                 return evolve(changed, external_id=external_id, external_number=external_number)
+            case CaseSynced():
+                return evolve(
+                    changed,
+                    status=event.status,
+                    subject=event.subject,
+                    description=event.description,
+                    priority=event.priority,
+                    external_number=event.external_number,
+                    external_modified_at=event.external_modified_at,
+                    resolved_at=_status_time(
+                        event.status, CaseStatus.RESOLVED, self.resolved_at, event.occurred_at
+                    ),
+                    closed_at=_status_time(
+                        event.status, CaseStatus.CLOSED, self.closed_at, event.occurred_at
+                    ),
+                )
             case _:  # comments and attachments change only the case's version and time
                 return changed
 
@@ -415,6 +454,37 @@ class Case:
         )
         return self.apply(event), event
 
+    def sync_from(
+        self,
+        *,
+        status: CaseStatus,
+        subject: str,
+        description: str,
+        priority: Priority,
+        external_number: str,
+        external_modified_at: datetime,
+        actor_id: str,
+        event_id: str,
+        at: datetime,
+    ) -> tuple[Case, CaseSynced] | None:
+        """Take the system of record's values, or None when they are not newer than ours."""
+        if (
+            self.external_modified_at is not None
+            and external_modified_at <= self.external_modified_at
+        ):
+            return None
+        event = CaseSynced(
+            **self._event_base(event_id=event_id, at=at, actor_id=actor_id),  # type: ignore[arg-type]
+            old_status=self.status,
+            status=status,
+            subject=_clean_subject(subject),
+            description=_clean_description(description),
+            priority=priority,
+            external_number=external_number,
+            external_modified_at=external_modified_at,
+        )
+        return self.apply(event), event
+
     def link(
         self, *, external_id: str, external_number: str, actor_id: str, event_id: str, at: datetime
     ) -> tuple[Case, CaseLinked]:
@@ -482,6 +552,12 @@ def timeline(history: Sequence[CaseEvent], *, include_internal: bool) -> list[Ti
                 text = f"File added: {event.display_name}"
             case CaseLinked():
                 text = f"Registered as case {event.external_number}"
+            case CaseSynced():
+                text = (
+                    f"Status changed from {_label(event.old_status)} to {_label(event.status)}"
+                    if event.status is not event.old_status
+                    else "Details updated"
+                )
         if visibility is Visibility.INTERNAL and not include_internal:
             continue
         entries.append(
@@ -494,6 +570,17 @@ def timeline(history: Sequence[CaseEvent], *, include_internal: bool) -> list[Ti
             )
         )
     return entries
+
+
+def _status_time(
+    status: CaseStatus, marker: CaseStatus, current: datetime | None, at: datetime
+) -> datetime | None:
+    """When the case reached `marker`: kept while it stays there, cleared once it reopens."""
+    if status is marker:
+        return current or at
+    if status.is_open:
+        return None
+    return current
 
 
 def _label(status: CaseStatus) -> str:
