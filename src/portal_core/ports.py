@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Generic, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, Self, TypeVar
 
 from attrs import field, frozen
 
@@ -18,6 +18,15 @@ from portal_core.cases.model import Attachment, Case, CaseEvent, CaseStatus, Pri
 from portal_core.errors import InvalidInput
 from portal_core.events import DomainEvent
 from portal_core.organisations.model import Organisation, Principal, Role, User
+
+if TYPE_CHECKING:  # billing's own modules import this one; its repositories are only named here
+    from portal_core.billing.ports import (
+        CaseFeeRepository,
+        ContractRepository,
+        CreditNoteRepository,
+        InvoiceRepository,
+        TimeEntryRepository,
+    )
 
 T = TypeVar("T")
 
@@ -196,6 +205,11 @@ class UnitOfWork(Protocol):
     outbox: Outbox
     processed_events: ProcessedEvents
     counters: Counters
+    contracts: ContractRepository
+    case_fees: CaseFeeRepository
+    time_entries: TimeEntryRepository
+    invoices: InvoiceRepository
+    credit_notes: CreditNoteRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -15,7 +15,17 @@ from typing import Self
 
 from attrs import define, evolve, field
 
+from adapters.memory.billing import (
+    InMemoryCaseFeeRepository,
+    InMemoryContractRepository,
+    InMemoryCreditNoteRepository,
+    InMemoryInvoiceRepository,
+    InMemoryTimeEntryRepository,
+)
 from portal_core.audit import AuditRecord, SealedAuditRecord, seal
+from portal_core.billing.contract import CaseFee, Contract
+from portal_core.billing.invoice import CreditNote, Invoice
+from portal_core.billing.time_entries import TimeEntry
 from portal_core.cases.model import Attachment, Case, CaseEvent
 from portal_core.errors import ConcurrencyConflict, Conflict, NotFound
 from portal_core.organisations.model import Organisation, Role, User
@@ -35,6 +45,11 @@ class InMemoryState:
     outbox: dict[str, OutboxMessage] = field(factory=dict)
     processed_events: dict[tuple[str, str], datetime] = field(factory=dict)
     counters: dict[str, int] = field(factory=dict)
+    contracts: list[Contract] = field(factory=list)
+    case_fees: dict[str, CaseFee] = field(factory=dict)
+    time_entries: dict[str, TimeEntry] = field(factory=dict)
+    invoices: dict[str, Invoice] = field(factory=dict)
+    credit_notes: dict[str, CreditNote] = field(factory=dict)
 
     def copy(self) -> InMemoryState:
         return InMemoryState(
@@ -47,6 +62,11 @@ class InMemoryState:
             outbox=dict(self.outbox),
             processed_events=dict(self.processed_events),
             counters=dict(self.counters),
+            contracts=list(self.contracts),
+            case_fees=dict(self.case_fees),
+            time_entries=dict(self.time_entries),
+            invoices=dict(self.invoices),
+            credit_notes=dict(self.credit_notes),
         )
 
 
@@ -311,6 +331,11 @@ class InMemoryUnitOfWork:
         self.outbox = InMemoryOutbox(state)
         self.processed_events = InMemoryProcessedEvents(state)
         self.counters = InMemoryCounters(state)
+        self.contracts = InMemoryContractRepository(state)
+        self.case_fees = InMemoryCaseFeeRepository(state)
+        self.time_entries = InMemoryTimeEntryRepository(state)
+        self.invoices = InMemoryInvoiceRepository(state)
+        self.credit_notes = InMemoryCreditNoteRepository(state)
         return self
 
     def __exit__(
@@ -346,6 +371,11 @@ class InMemoryUnitOfWork:
             self.outbox,
             self.processed_events,
             self.counters,
+            self.contracts,
+            self.case_fees,
+            self.time_entries,
+            self.invoices,
+            self.credit_notes,
         ):
             repository._state = state
 

@@ -1,0 +1,1 @@
+"""Billing rules: money, contracts, time rounding, invoices, credit notes, receivables."""
