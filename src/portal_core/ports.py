@@ -255,16 +255,38 @@ class UploadTicket:
 class FileStore(Protocol):
     def upload_ticket(
         self, key: str, *, content_type: str, max_size: int, expires_in: timedelta
-    ) -> UploadTicket: ...
+    ) -> UploadTicket:
+        """Permission for one browser upload of 1..`max_size` bytes of `content_type` to `key`,
+        valid for `expires_in` (shortened to the store's maximum link life, never lengthened)."""
+        ...
+
     def describe(self, key: str) -> StoredObject | None: ...
     def download_link(
         self, key: str, *, display_name: str, content_type: str, expires_in: timedelta
-    ) -> str: ...
+    ) -> str:
+        """A link that downloads `key` as an attachment named `display_name` (RFC 6266), served
+        as `content_type`, valid for `expires_in` (shortened to the store's maximum)."""
+        ...
+
     def read(self, key: str) -> Iterator[bytes]:
         """The content in chunks, so that large files never sit whole in memory."""
         ...
 
-    def delete(self, key: str) -> None: ...
+    def read_head(self, key: str, size: int) -> bytes:
+        """The first `size` bytes (fewer if the object is shorter), for the content check."""
+        ...
+
+    def move(self, key: str, new_key: str) -> StoredObject:
+        """Move an object to `new_key` (replacing anything there); NotFound if `key` is absent."""
+        ...
+
+    def usage(self, prefix: str) -> int:
+        """Bytes stored under keys starting with `prefix`: what a quota is measured on."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove `key`; removing an absent key is not an error."""
+        ...
 
 
 @frozen(kw_only=True)

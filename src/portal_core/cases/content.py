@@ -205,6 +205,23 @@ def detect_family(head: bytes, *, truncated: bool = False) -> ContentFamily | No
     return None
 
 
+def served_content_type(content_type: str) -> str:
+    """The fixed type a download is served with: an allowed type (text with its charset), or
+    `application/octet-stream` for anything stored before the allow-list changed."""
+    allowed = ALLOWED_TYPES.get(normalise_type(content_type))
+    if allowed is None:
+        return "application/octet-stream"
+    if allowed.family in (ContentFamily.TEXT, ContentFamily.JSON, ContentFamily.XML):
+        return f"{allowed.content_type}; charset=utf-8"
+    return allowed.content_type
+
+
+def is_compressed(content_type: str) -> bool:
+    """Whether content of this type is already compressed (deflating it again gains nothing)."""
+    allowed = ALLOWED_TYPES.get(normalise_type(content_type))
+    return allowed is None or allowed.compressed
+
+
 # --- signatures ------------------------------------------------------------------------------
 
 _ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")

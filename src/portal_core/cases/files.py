@@ -45,19 +45,20 @@ def upload_key(organisation_id: str, upload_id: str) -> str:
     return f"{upload_prefix(organisation_id)}{upload_id}"
 
 
-# An upload moves through three places, all under its organisation's prefix so that the quota
-# counts every byte an organisation stores: the browser writes to `incoming/`; a confirmed
-# upload, checked by size and content, moves to `upload/` (the only place a case attaches
-# from); a refused one that may be an attack moves to `quarantine/` for review.
+# An upload moves through three places. The browser writes to `incoming/`; a confirmed upload,
+# checked by size and content, moves to the organisation's `upload/` (the only place a case
+# attaches from); a refused one that may be an attack moves to `quarantine/` for review.
+# `incoming/` and `quarantine/` are top-level prefixes so that one storage lifecycle rule each
+# can expire abandoned and reviewed files; the quota counts what sits under `org/<id>/`.
 
 
 def organisation_prefix(organisation_id: str) -> str:
-    """Everything stored for an organisation: what its quota is measured on."""
+    """Everything kept for an organisation: what its quota is measured on."""
     return f"org/{organisation_id}/"
 
 
 def incoming_prefix(organisation_id: str) -> str:
-    return f"{organisation_prefix(organisation_id)}incoming/"
+    return f"incoming/org/{organisation_id}/"
 
 
 def incoming_key(organisation_id: str, upload_id: str) -> str:
@@ -66,7 +67,7 @@ def incoming_key(organisation_id: str, upload_id: str) -> str:
 
 
 def quarantine_key(organisation_id: str, upload_id: str) -> str:
-    return f"{organisation_prefix(organisation_id)}quarantine/{upload_id}"
+    return f"quarantine/org/{organisation_id}/{upload_id}"
 
 
 def upload_id_of(key: str, prefix: str) -> str | None:
@@ -80,7 +81,9 @@ def upload_id_of(key: str, prefix: str) -> str | None:
 
 
 # RFC 5987 `attr-char`: what may stand unencoded in `filename*`.
-_ATTR_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$&+-.^_`|~")
+_ATTR_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$&+-.^_`|~"
+)
 
 
 def content_disposition(display_name: str, *, disposition: str = "attachment") -> str:
@@ -102,9 +105,7 @@ def ascii_fallback(name: str) -> str:
     other characters, quotes and backslashes replaced by `_`."""
     decomposed = unicodedata.normalize("NFKD", name)
     kept = "".join(
-        ch
-        if " " <= ch <= "~" and ch not in '"\\%'
-        else ("" if unicodedata.combining(ch) else "_")
+        ch if " " <= ch <= "~" and ch not in '"\\%' else ("" if unicodedata.combining(ch) else "_")
         for ch in decomposed
     )
     return kept.strip() or "file"
