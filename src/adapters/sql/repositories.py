@@ -1,0 +1,674 @@
+"""SQL repositories: one per port, each mapping rows to the frozen domain objects by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from attrs import evolve
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Executable,
+    Row,
+    Select,
+    Table,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+
+from adapters.sql import tables as t
+from adapters.sql.errors import LOST_CONNECTION, StorageUnavailable, guarded, is_disconnect
+from adapters.sql.serialisation import EventCodec
+from portal_core.audit import AuditRecord, SealedAuditRecord, seal
+from portal_core.cases.model import (
+    Attachment,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Priority,
+)
+from portal_core.errors import ConcurrencyConflict, NotFound
+from portal_core.organisations.model import Organisation, Role, User
+from portal_core.ports import CaseQuery, OutboxMessage, Page
+
+
+class Database:
+    """The connection of one unit of work; turns a lost connection into StorageUnavailable."""
+
+    def __init__(self, connection: Connection, codec: EventCodec) -> None:
+        self.connection = connection
+        self.codec = codec
+
+    @property
+    def dialect(self) -> str:
+        return self.connection.dialect.name
+
+    def execute(
+        self, statement: Executable, parameters: Sequence[Mapping[str, Any]] | None = None
+    ) -> CursorResult[Any]:
+        try:
+            return self.connection.execute(statement, parameters)
+        except DBAPIError as error:
+            if is_disconnect(error):
+                raise StorageUnavailable(LOST_CONNECTION) from error
+            raise
+
+    def insert_or_ignore(self, table: Table, values: Mapping[str, Any]) -> bool:
+        """Insert unless the row's key exists already: True if inserted.
+
+        `ON CONFLICT DO NOTHING` on both databases: a duplicate neither raises nor aborts the
+        transaction, and under concurrency the second writer waits for the first to finish.
+        """
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        result = self.execute(dialect_insert(table).values(**values).on_conflict_do_nothing())
+        return result.rowcount == 1
+
+
+# --- organisations and users --------------------------------------------------------------------
+
+
+def _organisation(row: Row[Any]) -> Organisation:
+    return Organisation(
+        id=row.id,
+        name=row.name,
+        external_account_id=row.external_account_id,
+        created_at=row.created_at,
+        active=row.active,
+    )
+
+
+def _organisation_values(organisation: Organisation) -> dict[str, Any]:
+    return {
+        "id": organisation.id,
+        "name": organisation.name,
+        "external_account_id": organisation.external_account_id,
+        "created_at": organisation.created_at,
+        "active": organisation.active,
+    }
+
+
+_ORGANISATION_DUPLICATES = {
+    frozenset({"organisations.id"}): "That organisation exists already.",
+    frozenset(
+        {"organisations.external_account_id"}
+    ): "Another organisation is linked to that account already.",
+}
+
+
+class SqlOrganisationRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def _one(self, *conditions: Any) -> Organisation | None:
+        row = self._db.execute(select(t.organisations).where(*conditions)).first()
+        return _organisation(row) if row else None
+
+    def get(self, organisation_id: str) -> Organisation | None:
+        return self._one(t.organisations.c.id == organisation_id)
+
+    def by_external_account(self, account_id: str) -> Organisation | None:
+        return self._one(t.organisations.c.external_account_id == account_id)
+
+    def add(self, organisation: Organisation) -> None:
+        with guarded(self._db.connection, duplicates=_ORGANISATION_DUPLICATES):
+            self._db.execute(insert(t.organisations).values(_organisation_values(organisation)))
+
+    def update(self, organisation: Organisation) -> None:
+        with guarded(self._db.connection, duplicates=_ORGANISATION_DUPLICATES):
+            result = self._db.execute(
+                update(t.organisations)
+                .where(t.organisations.c.id == organisation.id)
+                .values(_organisation_values(organisation))
+            )
+        if result.rowcount == 0:
+            raise NotFound("No such organisation.")
+
+    def list(self) -> Sequence[Organisation]:
+        rows = self._db.execute(select(t.organisations)).all()
+        # Sorted here, not in SQL: lower() differs between SQLite (ASCII only) and PostgreSQL.
+        return sorted((_organisation(r) for r in rows), key=lambda o: (o.name.lower(), o.id))
+
+
+_USER_DUPLICATES = {
+    frozenset({"users.email_key"}): "A user with that e-mail address exists already.",
+    frozenset({"users.id"}): "That user exists already.",
+}
+
+
+def email_key(email: str) -> str:
+    return email.casefold()
+
+
+class SqlUserRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def _load(self, statement: Select[Any]) -> list[User]:
+        rows = self._db.execute(statement).all()
+        if not rows:
+            return []
+        ids = [row.id for row in rows]
+        roles: dict[str, set[Role]] = {user_id: set() for user_id in ids}
+        for user_id_role in self._db.execute(
+            select(t.user_roles.c.user_id, t.user_roles.c.role).where(
+                t.user_roles.c.user_id.in_(ids)
+            )
+        ):
+            roles[user_id_role.user_id].add(Role(user_id_role.role))
+        return [
+            User(
+                id=row.id,
+                email=row.email,
+                name=row.name,
+                organisation_id=row.organisation_id,
+                roles=frozenset(roles[row.id]),
+                active=row.active,
+                created_at=row.created_at,
+            )
+            for row in rows
+        ]
+
+    def get(self, user_id: str) -> User | None:
+        found = self._load(select(t.users).where(t.users.c.id == user_id))
+        return found[0] if found else None
+
+    def by_email(self, email: str) -> User | None:
+        found = self._load(select(t.users).where(t.users.c.email_key == email_key(email)))
+        return found[0] if found else None
+
+    @staticmethod
+    def _values(user: User) -> dict[str, Any]:
+        return {
+            "id": user.id,
+            "email": user.email,
+            "email_key": email_key(user.email),
+            "name": user.name,
+            "organisation_id": user.organisation_id,
+            "active": user.active,
+            "created_at": user.created_at,
+        }
+
+    def _write_roles(self, user: User) -> None:
+        self._db.execute(t.user_roles.delete().where(t.user_roles.c.user_id == user.id))
+        self._db.execute(
+            insert(t.user_roles),
+            [{"user_id": user.id, "role": role.value} for role in sorted(user.roles)],
+        )
+
+    def add(self, user: User) -> None:
+        with guarded(
+            self._db.connection,
+            duplicates=_USER_DUPLICATES,
+            missing="The user's organisation does not exist.",
+        ):
+            self._db.execute(insert(t.users).values(self._values(user)))
+            self._write_roles(user)
+
+    def update(self, user: User) -> None:
+        with guarded(
+            self._db.connection,
+            duplicates=_USER_DUPLICATES,
+            missing="The user's organisation does not exist.",
+        ):
+            result = self._db.execute(
+                update(t.users).where(t.users.c.id == user.id).values(self._values(user))
+            )
+            if result.rowcount == 1:
+                self._write_roles(user)
+        if result.rowcount == 0:
+            raise NotFound("No such user.")
+
+    @staticmethod
+    def _by_name(users: list[User]) -> list[User]:
+        return sorted(users, key=lambda u: (u.name.lower(), u.id))
+
+    def for_organisation(self, organisation_id: str) -> Sequence[User]:
+        return self._by_name(
+            self._load(select(t.users).where(t.users.c.organisation_id == organisation_id))
+        )
+
+    def with_role(self, role: Role) -> Sequence[User]:
+        holders = select(t.user_roles.c.user_id).where(t.user_roles.c.role == role.value)
+        return self._by_name(self._load(select(t.users).where(t.users.c.id.in_(holders))))
+
+
+# --- cases, their history and attachments -------------------------------------------------------
+
+
+def _case(row: Row[Any]) -> Case:
+    return Case(
+        id=row.id,
+        organisation_id=row.organisation_id,
+        reference=row.reference,
+        subject=row.subject,
+        description=row.description,
+        priority=Priority(row.priority),
+        status=CaseStatus(row.status),
+        submitted_by=row.submitted_by,
+        assignee_id=row.assignee_id,
+        external_id=row.external_id,
+        external_number=row.external_number,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        resolved_at=row.resolved_at,
+        closed_at=row.closed_at,
+        external_modified_at=row.external_modified_at,
+        version=row.version,
+    )
+
+
+def case_values(case: Case) -> dict[str, Any]:
+    """The row of `case` (public for the benchmark's bulk seeding)."""
+    return {
+        "id": case.id,
+        "organisation_id": case.organisation_id,
+        "reference": case.reference,
+        "subject": case.subject,
+        "description": case.description,
+        "priority": case.priority.value,
+        "status": case.status.value,
+        "submitted_by": case.submitted_by,
+        "assignee_id": case.assignee_id,
+        "external_id": case.external_id,
+        "external_number": case.external_number,
+        "created_at": case.created_at,
+        "updated_at": case.updated_at,
+        "resolved_at": case.resolved_at,
+        "closed_at": case.closed_at,
+        "external_modified_at": case.external_modified_at,
+        "version": case.version,
+        "subject_folded": case.subject.casefold(),
+        "reference_folded": case.reference.casefold(),
+        "external_number_folded": (
+            case.external_number.casefold() if case.external_number is not None else None
+        ),
+    }
+
+
+_CASE_DUPLICATES = {
+    frozenset({"cases.reference"}): "A case with that reference exists already.",
+    frozenset({"cases.id"}): "That case exists already.",
+    frozenset({"cases.external_id"}): "Another case is linked to that external record already.",
+}
+
+
+def case_search_statements(
+    query: CaseQuery, *, scope: str | None
+) -> tuple[Select[Any], Select[Any]]:
+    """The page and the count of a case search (public so the benchmark can EXPLAIN them)."""
+    c = t.cases.c
+    conditions: list[Any] = []
+    organisation_id = scope if scope is not None else query.organisation_id
+    if organisation_id is not None:
+        conditions.append(c.organisation_id == organisation_id)
+    if query.statuses:
+        conditions.append(c.status.in_(sorted(s.value for s in query.statuses)))
+    if query.priority is not None:
+        conditions.append(c.priority == query.priority.value)
+    if query.assignee_id is not None:
+        conditions.append(c.assignee_id == query.assignee_id)
+    if query.text:
+        term = query.text.casefold()
+        conditions.append(
+            or_(
+                c.subject_folded.contains(term, autoescape=True),
+                c.reference_folded.contains(term, autoescape=True),
+                c.external_number_folded.contains(term, autoescape=True),
+            )
+        )
+    where = and_(true(), *conditions)
+    page = (
+        select(t.cases)
+        .where(where)
+        .order_by(c.updated_at.desc(), c.id.desc())
+        .limit(query.page_size)
+        .offset(query.offset)
+    )
+    count = select(func.count()).select_from(t.cases).where(where)
+    return page, count
+
+
+class SqlCaseRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def _one(self, *conditions: Any) -> Case | None:
+        row = self._db.execute(select(t.cases).where(*conditions)).first()
+        return _case(row) if row else None
+
+    def get(self, case_id: str) -> Case | None:
+        return self._one(t.cases.c.id == case_id)
+
+    def by_external_id(self, external_id: str) -> Case | None:
+        return self._one(t.cases.c.external_id == external_id)
+
+    def by_reference(self, reference: str) -> Case | None:
+        return self._one(t.cases.c.reference == reference)
+
+    def add(self, case: Case) -> None:
+        with guarded(
+            self._db.connection,
+            duplicates=_CASE_DUPLICATES,
+            missing="The case's organisation does not exist.",
+        ):
+            self._db.execute(insert(t.cases).values(case_values(case)))
+
+    def update(self, case: Case, *, expected_version: int) -> None:
+        with guarded(self._db.connection, duplicates=_CASE_DUPLICATES):
+            result = self._db.execute(
+                update(t.cases)
+                .where(t.cases.c.id == case.id, t.cases.c.version == expected_version)
+                .values(case_values(case))
+            )
+        if result.rowcount == 1:
+            return
+        if self.get(case.id) is None:
+            raise NotFound("No such case.")
+        raise ConcurrencyConflict(
+            f"Case {case.reference} was changed by someone else; reload it and try again."
+        )
+
+    def search(self, query: CaseQuery, *, scope: str | None) -> Page[Case]:
+        page, count = case_search_statements(query, scope=scope)
+        items = tuple(_case(row) for row in self._db.execute(page))
+        if query.page == 1 and len(items) < query.page_size:
+            total = len(items)  # the whole result is on this page: no need to count
+        else:
+            total = self._db.execute(count).scalar_one()
+        return Page(items=items, total=total, page=query.page, page_size=query.page_size)
+
+
+class SqlCaseHistory:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def append(self, event: CaseEvent) -> None:
+        kind, document = self._db.codec.dump(event)
+        with guarded(
+            self._db.connection,
+            duplicates={frozenset({"case_events.event_id"}): "That event is recorded already."},
+            missing="The event's case does not exist.",
+        ):
+            self._db.execute(
+                insert(t.case_events).values(
+                    event_id=event.event_id,
+                    case_id=event.case_id,
+                    organisation_id=event.organisation_id,
+                    kind=kind,
+                    occurred_at=event.occurred_at,
+                    actor_id=event.actor_id,
+                    payload=document,
+                )
+            )
+
+    def _events(self, statement: Select[Any]) -> list[CaseEvent]:
+        events: list[CaseEvent] = []
+        for row in self._db.execute(statement):
+            event = self._db.codec.load(row.kind, row.payload)
+            events.append(event)  # type: ignore[arg-type]  # only case events are stored here
+        return events
+
+    def for_case(self, case_id: str) -> Sequence[CaseEvent]:
+        e = t.case_events.c
+        return self._events(
+            select(e.kind, e.payload).where(e.case_id == case_id).order_by(e.sequence)
+        )
+
+    def recent(self, *, scope: str | None, limit: int) -> Sequence[CaseEvent]:
+        e = t.case_events.c
+        statement = select(e.kind, e.payload).order_by(e.sequence.desc()).limit(limit)
+        if scope is not None:
+            statement = statement.where(e.organisation_id == scope)
+        return self._events(statement)
+
+
+def _attachment(row: Row[Any]) -> Attachment:
+    return Attachment(
+        id=row.id,
+        case_id=row.case_id,
+        organisation_id=row.organisation_id,
+        display_name=row.display_name,
+        size=row.size,
+        content_type=row.content_type,
+        checksum=row.checksum,
+        storage_key=row.storage_key,
+        uploaded_by=row.uploaded_by,
+        uploaded_at=row.uploaded_at,
+    )
+
+
+class SqlAttachmentRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get(self, attachment_id: str) -> Attachment | None:
+        row = self._db.execute(
+            select(t.attachments).where(t.attachments.c.id == attachment_id)
+        ).first()
+        return _attachment(row) if row else None
+
+    def add(self, attachment: Attachment) -> None:
+        with guarded(
+            self._db.connection,
+            duplicates={frozenset({"attachments.id"}): "That attachment exists already."},
+            missing="The attachment's case or organisation does not exist.",
+        ):
+            self._db.execute(
+                insert(t.attachments).values(
+                    id=attachment.id,
+                    case_id=attachment.case_id,
+                    organisation_id=attachment.organisation_id,
+                    display_name=attachment.display_name,
+                    size=attachment.size,
+                    content_type=attachment.content_type,
+                    checksum=attachment.checksum,
+                    storage_key=attachment.storage_key,
+                    uploaded_by=attachment.uploaded_by,
+                    uploaded_at=attachment.uploaded_at,
+                )
+            )
+
+    def for_case(self, case_id: str) -> Sequence[Attachment]:
+        a = t.attachments.c
+        rows = self._db.execute(
+            select(t.attachments).where(a.case_id == case_id).order_by(a.uploaded_at, a.id)
+        )
+        return [_attachment(row) for row in rows]
+
+
+# --- audit, outbox, idempotency and counters ----------------------------------------------------
+
+
+def _sealed(row: Row[Any]) -> SealedAuditRecord:
+    return SealedAuditRecord(
+        sequence=row.sequence,
+        record=AuditRecord(
+            id=row.id,
+            at=row.at,
+            actor_id=row.actor_id,
+            organisation_id=row.organisation_id,
+            action=row.action,
+            subject_type=row.subject_type,
+            subject_id=row.subject_id,
+            details=dict(row.details),
+        ),
+        previous_hash=row.previous_hash,
+        hash=row.hash,
+    )
+
+
+class SqlAuditLog:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def _locked_head(self) -> SealedAuditRecord | None:
+        """The last entry, with the chain's head row locked until this transaction ends."""
+        self._db.insert_or_ignore(t.audit_head, {"id": 1, "sequence": 0, "hash": ""})
+        head = self._db.execute(
+            select(t.audit_head.c.sequence).where(t.audit_head.c.id == 1).with_for_update()
+        ).scalar_one()
+        if head == 0:
+            return None
+        row = self._db.execute(
+            select(t.audit_entries).where(t.audit_entries.c.sequence == head)
+        ).one()
+        return _sealed(row)
+
+    def append(self, record: AuditRecord) -> SealedAuditRecord:
+        # Stored times come back in UTC; sealing the UTC form keeps the hash verifiable.
+        record = evolve(record, at=record.at.astimezone(UTC), details=dict(record.details))
+        sealed = seal(record, after=self._locked_head())
+        with guarded(
+            self._db.connection,
+            duplicates={frozenset({"audit_entries.id"}): "That audit entry exists already."},
+        ):
+            self._db.execute(
+                insert(t.audit_entries).values(
+                    sequence=sealed.sequence,
+                    id=record.id,
+                    at=record.at,
+                    actor_id=record.actor_id,
+                    organisation_id=record.organisation_id,
+                    action=record.action,
+                    subject_type=record.subject_type,
+                    subject_id=record.subject_id,
+                    details=dict(record.details),
+                    previous_hash=sealed.previous_hash,
+                    hash=sealed.hash,
+                )
+            )
+            self._db.execute(
+                update(t.audit_head)
+                .where(t.audit_head.c.id == 1)
+                .values(sequence=sealed.sequence, hash=sealed.hash)
+            )
+        return sealed
+
+    def entries(self, *, after_sequence: int = 0) -> Iterator[SealedAuditRecord]:
+        a = t.audit_entries.c
+        batch_size = 500
+        while True:
+            rows = self._db.execute(
+                select(t.audit_entries)
+                .where(a.sequence > after_sequence)
+                .order_by(a.sequence)
+                .limit(batch_size)
+            ).all()
+            yield from (_sealed(row) for row in rows)
+            if len(rows) < batch_size:
+                return
+            after_sequence = rows[-1].sequence
+
+
+class SqlOutbox:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def _message(self, row: Row[Any]) -> OutboxMessage:
+        return OutboxMessage(
+            id=row.id,
+            event=self._db.codec.load(row.kind, row.payload),
+            created_at=row.created_at,
+            attempts=row.attempts,
+            available_at=row.available_at,
+            last_error=row.last_error,
+            delivered_at=row.delivered_at,
+        )
+
+    def add(self, message: OutboxMessage) -> None:
+        kind, document = self._db.codec.dump(message.event)
+        with guarded(
+            self._db.connection,
+            duplicates={frozenset({"outbox_messages.id"}): "That outbox message exists already."},
+        ):
+            self._db.execute(
+                insert(t.outbox_messages).values(
+                    id=message.id,
+                    kind=kind,
+                    payload=document,
+                    created_at=message.created_at,
+                    attempts=message.attempts,
+                    available_at=message.available_at,
+                    last_error=message.last_error,
+                    delivered_at=message.delivered_at,
+                )
+            )
+
+    def claim(self, *, limit: int, now: datetime, lease: timedelta) -> Sequence[OutboxMessage]:
+        o = t.outbox_messages.c
+        # SKIP LOCKED lets concurrent workers on PostgreSQL take disjoint batches; SQLite has
+        # one writer at a time (the unit of work begins IMMEDIATE), so there it is not needed.
+        due = (
+            select(t.outbox_messages)
+            .where(o.delivered_at.is_(None), o.available_at <= now)
+            .order_by(o.available_at, o.created_at, o.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claimed = [
+            evolve(message, available_at=now + lease, attempts=message.attempts + 1)
+            for message in (self._message(row) for row in self._db.execute(due))
+        ]
+        if claimed:
+            self._db.execute(
+                update(t.outbox_messages)
+                .where(o.id.in_([m.id for m in claimed]))
+                .values(available_at=now + lease, attempts=o.attempts + 1)
+            )
+        return claimed
+
+    def _change(self, message_id: str, **values: Any) -> None:
+        result = self._db.execute(
+            update(t.outbox_messages).where(t.outbox_messages.c.id == message_id).values(**values)
+        )
+        if result.rowcount == 0:
+            raise NotFound("No such outbox message.")
+
+    def mark_delivered(self, message_id: str, *, at: datetime) -> None:
+        self._change(message_id, delivered_at=at)
+
+    def mark_failed(self, message_id: str, *, error: str, retry_at: datetime) -> None:
+        self._change(message_id, last_error=error, available_at=retry_at)
+
+    def pending_count(self) -> int:
+        o = t.outbox_messages.c
+        pending: int = self._db.execute(
+            select(func.count()).select_from(t.outbox_messages).where(o.delivered_at.is_(None))
+        ).scalar_one()
+        return pending
+
+
+class SqlProcessedEvents:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def record(self, source: str, event_id: str, *, at: datetime) -> bool:
+        return self._db.insert_or_ignore(
+            t.processed_events, {"source": source, "event_id": event_id, "recorded_at": at}
+        )
+
+
+class SqlCounters:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def next_value(self, series: str) -> int:
+        # The UPDATE locks the series' row until commit: concurrent issuers queue behind it, and
+        # a rollback gives the number back, so numbers are gap-free (a sequence would leak them).
+        self._db.insert_or_ignore(t.counters, {"series": series, "value": 0})
+        value: int = self._db.execute(
+            update(t.counters)
+            .where(t.counters.c.series == series)
+            .values(value=t.counters.c.value + 1)
+            .returning(t.counters.c.value)
+        ).scalar_one()
+        return value

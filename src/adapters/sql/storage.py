@@ -1,0 +1,221 @@
+"""`SqlStorage`: the engine, its schema migrations, and units of work over it.
+
+One database URL picks the database: `sqlite:///path/portal.db` for the embedded default
+(WAL mode, which migrates itself) or `postgresql+psycopg://...` for production.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from attrs import frozen
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, select, text
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import StaticPool
+
+from adapters.sql import tables as t
+from adapters.sql.errors import SchemaOutOfDate
+from adapters.sql.repositories import Database, SqlAuditLog
+from adapters.sql.serialisation import EventCodec
+from adapters.sql.unit_of_work import SqlUnitOfWork
+from portal_core.audit import SealedAuditRecord, first_broken_entry
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+# Any fixed number: serialises `portal db upgrade` run by several processes at once.
+_MIGRATION_LOCK_KEY = 7_277_001
+
+
+@frozen(kw_only=True)
+class AuditVerification:
+    """The result of checking the audit trail's hash chain from its first entry."""
+
+    ok: bool
+    entries_checked: int
+    first_broken_sequence: int | None = None
+    first_broken_id: str | None = None
+    problem: str | None = None
+
+
+def _normalised_url(url: str) -> URL:
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3, not psycopg2
+    return parsed
+
+
+def _prepare_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself instead of pysqlite's implicit one.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # IMMEDIATE takes the write lock up front: a deferred transaction that read first and
+        # writes later fails outright (SQLITE_BUSY_SNAPSHOT) when another writer got in between.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class SqlStorage:
+    """The portal's state in SQLite or PostgreSQL. `storage.unit_of_work` is a UnitOfWorkFactory."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._codec = EventCodec()
+
+    @classmethod
+    def from_url(cls, url: str, *, echo: bool = False) -> SqlStorage:
+        """An engine for `url`; nothing connects until the first unit of work."""
+        parsed = _normalised_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            in_memory = parsed.database in (None, "", ":memory:")
+            engine = create_engine(
+                parsed,
+                echo=echo,
+                connect_args={
+                    "check_same_thread": False,
+                    "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+                },
+                # An in-memory database lives in its one connection.
+                **({"poolclass": StaticPool} if in_memory else {}),
+            )
+            _prepare_sqlite(engine)
+        elif parsed.get_backend_name() == "postgresql":
+            engine = create_engine(
+                parsed,
+                echo=echo,
+                pool_size=10,
+                max_overflow=10,
+                pool_timeout=30,
+                pool_pre_ping=True,
+                pool_recycle=1800,
+            )
+        else:
+            raise ValueError(
+                f"Unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql."
+            )
+        return cls(engine)
+
+    @property
+    def is_embedded(self) -> bool:
+        """True for SQLite, the one-command default, which migrates its own schema."""
+        return self.engine.dialect.name == "sqlite"
+
+    def unit_of_work(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self._codec)
+
+    # --- schema ---------------------------------------------------------------------------------
+
+    def _alembic_config(self, connection: Connection) -> Config:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        return config
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest revision (`portal db upgrade`)."""
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                )
+            command.upgrade(self._alembic_config(connection), "head")
+
+    def _revisions(self) -> tuple[set[str], set[str]]:
+        """(the database's current revisions, the newest revisions this code knows)."""
+        with self.engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+            connection.rollback()
+        heads = set(ScriptDirectory(str(MIGRATIONS)).get_heads())
+        return current, heads
+
+    def schema_is_current(self) -> bool:
+        current, heads = self._revisions()
+        return current == heads
+
+    def require_current_schema(self) -> None:
+        """Raise SchemaOutOfDate, naming the command to run, unless the schema is current."""
+        current, heads = self._revisions()
+        if current == heads:
+            return
+        found = ", ".join(sorted(current)) or "no portal tables"
+        needed = ", ".join(sorted(heads))
+        raise SchemaOutOfDate(
+            f"The database schema is out of date (it has {found}; this version of the portal "
+            f"needs {needed}). Run `portal db upgrade` to migrate it, then start again."
+        )
+
+    def prepare(self) -> None:
+        """What a service does at start: the embedded default migrates itself, others check."""
+        if self.is_embedded:
+            self.upgrade()
+        else:
+            self.require_current_schema()
+
+    # --- audit ----------------------------------------------------------------------------------
+
+    def verify_audit_chain(self) -> AuditVerification:
+        """Check every audit entry's link and hash; name the first entry that does not add up."""
+        connection = self.engine.connect()
+        if connection.dialect.name == "postgresql":
+            # One snapshot for the whole walk, while appends carry on.
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection:
+            db = Database(connection, self._codec)
+            checked = 0
+            last: SealedAuditRecord | None = None
+
+            def counted() -> Iterator[SealedAuditRecord]:
+                nonlocal checked, last
+                for entry in SqlAuditLog(db).entries():
+                    checked += 1
+                    last = entry
+                    yield entry
+
+            broken = first_broken_entry(counted())
+            head = connection.execute(
+                select(t.audit_head.c.sequence, t.audit_head.c.hash).where(t.audit_head.c.id == 1)
+            ).first()
+            connection.rollback()
+        if broken is not None:
+            return AuditVerification(
+                ok=False,
+                entries_checked=checked,
+                first_broken_sequence=broken.sequence,
+                first_broken_id=broken.record.id,
+                problem=f"Entry {broken.sequence} does not follow from the entry before it.",
+            )
+        last_sequence = last.sequence if last is not None else 0
+        last_hash = last.hash if last is not None else None
+        if head is not None and (head.sequence, head.hash) != (last_sequence, last_hash):
+            if head.sequence > last_sequence:
+                problem = f"Entries {last_sequence + 1} to {head.sequence} are missing."
+            else:
+                problem = f"The chain's recorded end ({head.sequence}) does not match its entries."
+            return AuditVerification(
+                ok=False,
+                entries_checked=checked,
+                first_broken_sequence=min(last_sequence + 1, head.sequence),
+                problem=problem,
+            )
+        return AuditVerification(ok=True, entries_checked=checked)
+
+    def dispose(self) -> None:
+        """Close every pooled connection (at shutdown, and in tests)."""
+        self.engine.dispose()

@@ -1,0 +1,100 @@
+"""The SQL unit of work: one connection, one transaction, every repository on it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from adapters.sql.errors import LOST_CONNECTION, StorageUnavailable, is_disconnect
+from adapters.sql.repositories import (
+    Database,
+    SqlAttachmentRepository,
+    SqlAuditLog,
+    SqlCaseHistory,
+    SqlCaseRepository,
+    SqlCounters,
+    SqlOrganisationRepository,
+    SqlOutbox,
+    SqlProcessedEvents,
+    SqlUserRepository,
+)
+from adapters.sql.serialisation import EventCodec
+
+
+class SqlUnitOfWork:
+    """One transaction over every repository; nothing is stored until `commit()`.
+
+    The transaction begins with the first statement (on SQLite as `BEGIN IMMEDIATE`, see
+    `SqlStorage`), so a unit of work that has committed holds no lock while it finishes up.
+    """
+
+    organisations: SqlOrganisationRepository
+    users: SqlUserRepository
+    cases: SqlCaseRepository
+    history: SqlCaseHistory
+    attachments: SqlAttachmentRepository
+    audit: SqlAuditLog
+    outbox: SqlOutbox
+    processed_events: SqlProcessedEvents
+    counters: SqlCounters
+
+    def __init__(self, engine: Engine, codec: EventCodec) -> None:
+        self._engine = engine
+        self._codec = codec
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> Self:
+        try:
+            connection = self._engine.connect()
+        except DBAPIError as error:
+            raise StorageUnavailable("The database cannot be reached.") from error
+        self._connection = connection
+        db = Database(connection, self._codec)
+        self.organisations = SqlOrganisationRepository(db)
+        self.users = SqlUserRepository(db)
+        self.cases = SqlCaseRepository(db)
+        self.history = SqlCaseHistory(db)
+        self.attachments = SqlAttachmentRepository(db)
+        self.audit = SqlAuditLog(db)
+        self.outbox = SqlOutbox(db)
+        self.processed_events = SqlProcessedEvents(db)
+        self.counters = SqlCounters(db)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            if connection.in_transaction() and not connection.invalidated:
+                connection.rollback()
+        finally:
+            connection.close()
+
+    def _live(self) -> Connection:
+        if self._connection is None:
+            raise RuntimeError("Use the unit of work inside `with`.")
+        return self._connection
+
+    def commit(self) -> None:
+        connection = self._live()
+        try:
+            connection.commit()
+        except DBAPIError as error:
+            if is_disconnect(error):
+                raise StorageUnavailable(LOST_CONNECTION) from error
+            raise
+
+    def rollback(self) -> None:
+        connection = self._live()
+        if connection.invalidated:
+            return  # the server already threw the transaction away
+        connection.rollback()
