@@ -1,0 +1,133 @@
+"""The composition root: settings in, a container of wired services out.
+
+The web app, the CLI and (later) the worker all call `bootstrap(settings)`. Tests call it with
+overrides (`uow=InMemoryStorage().unit_of_work`, `clock=FixedClock()`, ...), so every entrypoint
+runs on the same wiring that production uses, with only the named parts swapped.
+
+Nothing here runs at import time: adapters are imported inside `bootstrap` so that, for example,
+the CLI's `--help` never loads SQLAlchemy, and a test on the in-memory fakes never needs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from attrs import frozen
+
+from entrypoints.settings import Settings
+from portal_core.cases.service import CaseService
+from portal_core.dispatch import EventDispatcher
+from portal_core.ports import Clock, FileStore, IdGenerator, UnitOfWorkFactory
+
+if TYPE_CHECKING:
+    from adapters.sql import SqlStorage
+
+
+class SystemClock:
+    """The real time, in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class UuidIds:
+    """Random UUIDs (version 4), as text."""
+
+    def new_id(self) -> str:
+        return str(uuid.uuid4())
+
+
+@frozen(kw_only=True)
+class Container:
+    """Everything an entrypoint needs, wired once. Services are safe to share between threads."""
+
+    settings: Settings
+    clock: Clock
+    ids: IdGenerator
+    uow: UnitOfWorkFactory
+    files: FileStore
+    dispatcher: EventDispatcher
+    cases: CaseService
+    database: SqlStorage | None
+    """The SQL storage, for schema commands and shutdown; None when `uow` was overridden."""
+
+    def prepare_storage(self) -> None:
+        """Make the storage ready to serve: the embedded default migrates itself; production
+        refuses to start on an old schema (run `portal db upgrade` as a release step)."""
+        if self.database is None:
+            return
+        if self.settings.is_production:
+            self.database.require_current_schema()
+        else:
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            self.database.upgrade()
+
+    def close(self) -> None:
+        if self.database is not None:
+            self.database.dispose()
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+    uow: UnitOfWorkFactory | None = None,
+    files: FileStore | None = None,
+    dispatcher: EventDispatcher | None = None,
+) -> Container:
+    """Wire the real adapters named by `settings`, except for the parts passed in."""
+    clock = clock or SystemClock()
+    ids = ids or UuidIds()
+    dispatcher = dispatcher or EventDispatcher()
+    database: SqlStorage | None = None
+    if uow is None:
+        database = _open_database(settings)
+        uow = database.unit_of_work
+    if files is None:
+        files = _open_file_store(settings, clock)
+    return Container(
+        settings=settings,
+        clock=clock,
+        ids=ids,
+        uow=uow,
+        files=files,
+        dispatcher=dispatcher,
+        cases=CaseService(uow=uow, clock=clock, ids=ids, files=files, dispatcher=dispatcher),
+        database=database,
+    )
+
+
+def configure_logging(settings: Settings) -> None:
+    """Process-wide logging for the entrypoints (the app itself configures none)."""
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _open_database(settings: Settings) -> SqlStorage:
+    from adapters.sql import SqlStorage  # noqa: PLC0415 (keeps SQLAlchemy off the import path)
+
+    return SqlStorage.from_url(settings.database_url)
+
+
+def _open_file_store(settings: Settings, clock: Clock) -> FileStore:
+    from adapters.local.files import LocalDiskFileStore  # noqa: PLC0415
+
+    return LocalDiskFileStore(
+        settings.files_dir,
+        secret=derived_key(settings, purpose="file links"),
+        base_url=settings.base_url,
+        clock=clock,
+    )
+
+
+def derived_key(settings: Settings, *, purpose: str) -> bytes:
+    """A key for one purpose, derived from the secret key, so that a link-signing key can never
+    sign a session (and the other way round)."""
+    return hmac.new(settings.secret_key.encode(), purpose.encode(), hashlib.sha256).digest()

@@ -1,0 +1,237 @@
+"""Settings: everything the portal needs to know about its deployment, from `PORTAL_*` variables.
+
+Read once, explicitly, by `Settings.from_env(os.environ)` in an entrypoint; nothing here reads
+the environment at import time. Every field is documented in docs/settings.md (a test checks).
+
+Two environments:
+- `embedded` (the default): one process on a laptop or a small server. Everything has a
+  default under the data directory (./var): SQLite, files on local disk, a generated secret key.
+- `production`: nothing secret or site-specific is guessed; missing settings stop the start.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from attrs import field, frozen
+
+PREFIX = "PORTAL_"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
+MIN_SECRET_KEY_LENGTH = 32
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_TIME_ZONE = "Europe/London"
+DEFAULT_FIRM_NAME = "Harbour Lane Advisers"
+"""The demo firm of the embedded default; production must name the real firm."""
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong. The message names the variable and what it expects."""
+
+
+class Environment(enum.StrEnum):
+    EMBEDDED = "embedded"
+    PRODUCTION = "production"
+
+
+@frozen(kw_only=True)
+class Settings:
+    environment: Environment = Environment.EMBEDDED
+    data_dir: Path
+    """Where the embedded default keeps its database, files and secret key (absolute)."""
+    database_url: str
+    files_dir: Path
+    secret_key: str = field(repr=False)
+    """Signs sessions, CSRF tokens and file links. Never logged, never in a repr."""
+    base_url: str
+    """The address people use to reach the portal, without a trailing slash."""
+    allowed_hosts: tuple[str, ...]
+    demo_data: bool
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    firm_name: str = DEFAULT_FIRM_NAME
+    firm_time_zone: ZoneInfo = field(factory=lambda: ZoneInfo(DEFAULT_TIME_ZONE))
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], *, cwd: Path | None = None) -> Settings:
+        """Settings from `PORTAL_*` variables; relative paths are resolved against `cwd`.
+
+        In the embedded environment a missing secret key is generated once and kept in
+        `<data_dir>/secret_key` (mode 0600), so sessions survive a restart.
+        """
+        read = _Reader(environ)
+        base = (cwd or Path.cwd()).resolve()
+        environment = read.choice("ENVIRONMENT", Environment, Environment.EMBEDDED)
+        production = environment is Environment.PRODUCTION
+
+        data_dir = _absolute(read.text("DATA_DIR") or "var", base)
+        database_url = _database_url(read.text("DATABASE_URL"), data_dir, base)
+        files_dir = _absolute(read.text("FILES_DIR") or str(data_dir / "files"), base)
+        host = read.text("HOST") or DEFAULT_HOST
+        port = read.port("PORT", DEFAULT_PORT)
+
+        base_url = read.text("BASE_URL")
+        if base_url is None:
+            if production:
+                raise SettingsError(
+                    "PORTAL_BASE_URL is required in production: the https:// address "
+                    "people use to reach the portal."
+                )
+            base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+        base_url = _base_url(base_url, production=production)
+
+        allowed_hosts = read.names("ALLOWED_HOSTS")
+        if not allowed_hosts:
+            own = urlsplit(base_url).hostname or host
+            allowed_hosts = (
+                (own,) if production else tuple(dict.fromkeys((own, "127.0.0.1", "localhost")))
+            )
+
+        secret_key = read.text("SECRET_KEY")
+        if secret_key is None:
+            if production:
+                raise SettingsError(
+                    "PORTAL_SECRET_KEY is required in production: at least "
+                    f"{MIN_SECRET_KEY_LENGTH} random characters (e.g. `python -c "
+                    "'import secrets; print(secrets.token_urlsafe(48))'`)."
+                )
+            secret_key = _embedded_secret_key(data_dir / SECRET_KEY_FILE)
+        if len(secret_key) < MIN_SECRET_KEY_LENGTH:
+            raise SettingsError(
+                f"PORTAL_SECRET_KEY is too short: use at least {MIN_SECRET_KEY_LENGTH} characters."
+            )
+
+        firm_name = read.text("FIRM_NAME")
+        if firm_name is None and production:
+            raise SettingsError("PORTAL_FIRM_NAME is required in production: the firm's name.")
+
+        return cls(
+            environment=environment,
+            data_dir=data_dir,
+            database_url=database_url,
+            files_dir=files_dir,
+            secret_key=secret_key,
+            base_url=base_url,
+            allowed_hosts=allowed_hosts,
+            demo_data=read.flag("DEMO_DATA", default=not production),
+            host=host,
+            port=port,
+            firm_name=firm_name or DEFAULT_FIRM_NAME,
+            firm_time_zone=read.time_zone("FIRM_TIME_ZONE", DEFAULT_TIME_ZONE),
+            log_level=read.log_level("LOG_LEVEL", "INFO"),
+        )
+
+
+class _Reader:
+    """Reads `PORTAL_<NAME>` values; blank values count as unset."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def text(self, name: str) -> str | None:
+        value = self._environ.get(PREFIX + name, "").strip()
+        return value or None
+
+    def choice(self, name: str, kind: type[Environment], default: Environment) -> Environment:
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            return kind(value.lower())
+        except ValueError:
+            allowed = " or ".join(member.value for member in kind)
+            raise SettingsError(f"{PREFIX}{name} must be {allowed}, not {value!r}.") from None
+
+    def flag(self, name: str, *, default: bool) -> bool:
+        value = self.text(name)
+        if value is None:
+            return default
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        raise SettingsError(f"{PREFIX}{name} must be true or false, not {value!r}.")
+
+    def port(self, name: str, default: int) -> int:
+        value = self.text(name)
+        if value is None:
+            return default
+        if not value.isdigit() or not 1 <= int(value) <= 65535:
+            raise SettingsError(f"{PREFIX}{name} must be a port number (1-65535), not {value!r}.")
+        return int(value)
+
+    def names(self, name: str) -> tuple[str, ...]:
+        value = self.text(name) or ""
+        return tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+
+    def time_zone(self, name: str, default: str) -> ZoneInfo:
+        value = self.text(name) or default
+        try:
+            return ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"{PREFIX}{name} must be an IANA time zone such as Europe/London, not {value!r}."
+            ) from None
+
+    def log_level(self, name: str, default: str) -> str:
+        value = (self.text(name) or default).upper()
+        if value not in LOG_LEVELS:
+            raise SettingsError(f"{PREFIX}{name} must be one of {', '.join(LOG_LEVELS)}.")
+        return value
+
+
+def _absolute(path: str, base: Path) -> Path:
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else base / candidate
+
+
+def _database_url(value: str | None, data_dir: Path, base: Path) -> str:
+    if value is None:
+        return f"sqlite:///{data_dir / 'portal.db'}"
+    scheme, _, rest = value.partition(":///")
+    # `sqlite:///var/portal.db` means a path relative to the working directory; make it
+    # absolute so the database does not move when the process starts elsewhere.
+    if scheme.startswith("sqlite") and rest and not rest.startswith("/") and rest != ":memory:":
+        return f"{scheme}:///{base / rest}"
+    return value
+
+
+def _base_url(value: str, *, production: bool) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"PORTAL_BASE_URL must be an http(s) address, not {value!r}.")
+    if production and parts.scheme != "https":
+        raise SettingsError("PORTAL_BASE_URL must start with https:// in production.")
+    return value.rstrip("/")
+
+
+def _embedded_secret_key(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        # O_EXCL: when two processes start at once, exactly one key wins and both use it.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(key + "\n")
+    return key

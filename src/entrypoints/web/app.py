@@ -1,0 +1,114 @@
+"""The Litestar app factory: one container in, one app out. No globals, no work at import time.
+
+Tests build the app exactly as production does, from `bootstrap(settings, **fakes)`; the only
+difference is which adapters the container holds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from litestar import Litestar
+from litestar.config.allowed_hosts import AllowedHostsConfig
+from litestar.config.compression import CompressionConfig
+from litestar.config.csrf import CSRFConfig
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.plugins.problem_details import ProblemDetailsPlugin
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from litestar.types import ControllerRouterHandler
+
+from entrypoints.bootstrap import Container, bootstrap, configure_logging
+from entrypoints.demo import load_demo_data
+from entrypoints.settings import Settings
+from entrypoints.web.dependencies import portal_dependencies
+from entrypoints.web.health import HealthController
+from entrypoints.web.pages import StartPage
+from entrypoints.web.problems import problem_details_config, unexpected_error_handlers
+from entrypoints.web.security import security_headers
+
+API_PREFIX = "/api/v1"
+API_DOCS_PATH = f"{API_PREFIX}/schema"
+HERE = Path(__file__).parent
+
+
+def create_app(
+    container: Container, *, route_handlers: Sequence[ControllerRouterHandler] = ()
+) -> Litestar:
+    """The portal as an ASGI app; it closes the container when it shuts down.
+
+    `route_handlers` are mounted beside the portal's own, for embedding the portal in a larger
+    app; they get the same headers, host checks and error handling."""
+    settings = container.settings
+
+    return Litestar(
+        route_handlers=[
+            StartPage,
+            HealthController,
+            create_static_files_router(
+                path="/static", directories=[HERE / "static"], include_in_schema=False
+            ),
+            *route_handlers,
+        ],
+        dependencies=portal_dependencies(container, api_docs_path=API_DOCS_PATH),
+        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(
+            title=f"{settings.firm_name} client portal",
+            version=_portal_version(),
+            path=API_DOCS_PATH,
+            render_plugins=[ScalarRenderPlugin(), JsonRenderPlugin()],
+        ),
+        plugins=[ProblemDetailsPlugin(problem_details_config())],
+        exception_handlers=unexpected_error_handlers(),
+        allowed_hosts=AllowedHostsConfig(allowed_hosts=list(settings.allowed_hosts)),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            # The `__Host-` prefix needs a Secure cookie, so only where the site is https.
+            cookie_name="__Host-csrftoken" if settings.is_production else "csrftoken",
+            cookie_secure=settings.is_production,
+            cookie_samesite="strict",
+            header_name="X-CSRF-Token",
+        ),
+        compression_config=CompressionConfig(
+            backend="gzip", minimum_size=1024, exclude_opt_key="skip_compression"
+        ),
+        before_send=[security_headers(docs_path=API_DOCS_PATH, https_only=settings.is_production)],
+        on_shutdown=[container.close],
+        logging_config=None,  # the process (CLI, uvicorn) configures logging, not the app
+        debug=False,
+    )
+
+
+def _portal_version() -> str:
+    try:
+        return version("client-portal")
+    except PackageNotFoundError:  # running from a source tree without an install
+        return "0.0.0"
+
+
+def create_served_app(settings: Settings) -> Litestar:
+    """The app `portal serve` runs: storage made ready, demo data loaded when asked for."""
+    container = bootstrap(settings)
+    try:
+        container.prepare_storage()
+        if settings.demo_data:
+            load_demo_data(container)
+    except BaseException:
+        container.close()
+        raise
+    return create_app(container)
+
+
+def create_app_from_environment() -> Litestar:
+    """uvicorn's app factory for `portal serve --reload`: each reload reads the environment."""
+    settings = Settings.from_env(os.environ)
+    configure_logging(settings)
+    return create_served_app(settings)
+
+
+APP_FACTORY = f"{__name__}:{create_app_from_environment.__name__}"

@@ -1,0 +1,26 @@
+"""What route handlers may ask for by name, and how each is provided from the container."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+from litestar.di import NamedDependency, Provide
+from litestar.params import SkipValidation
+
+from entrypoints.bootstrap import Container
+
+# The container is handed over as is: it is ours, not request data, so it is not validated.
+PortalContainer: TypeAlias = NamedDependency[SkipValidation[Container]]
+
+
+def portal_dependencies(container: Container, *, api_docs_path: str) -> dict[str, Provide]:
+    def provide_container() -> Container:
+        return container
+
+    def provide_api_docs_path() -> str:
+        return api_docs_path
+
+    return {
+        "container": Provide(provide_container, sync_to_thread=False),
+        "api_docs_path": Provide(provide_api_docs_path, sync_to_thread=False),
+    }

@@ -1,0 +1,73 @@
+"""Fixtures for tests through HTTP, the CLI and a browser: the real app on in-memory fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from adapters.memory import FixedClock, InMemoryFileStore, InMemoryStorage, SequentialIds
+from entrypoints.bootstrap import Container, bootstrap
+from entrypoints.settings import Settings
+from entrypoints.web import create_app
+from portal_core.ports import UnitOfWork, UnitOfWorkFactory
+
+TEST_HOST = "testserver.local"
+SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def settings_for(tmp_path: Path, **variables: str) -> Settings:
+    environ: Mapping[str, str] = {
+        "PORTAL_DATA_DIR": str(tmp_path / "var"),
+        "PORTAL_SECRET_KEY": SECRET,
+        "PORTAL_ALLOWED_HOSTS": f"{TEST_HOST},127.0.0.1",
+        "PORTAL_DEMO_DATA": "false",
+        "PORTAL_FIRM_NAME": "Example Partners LLP",
+        **{f"PORTAL_{name.upper()}": value for name, value in variables.items()},
+    }
+    return Settings.from_env(environ, cwd=tmp_path)
+
+
+def container_on_fakes(settings: Settings, *, uow: UnitOfWorkFactory | None = None) -> Container:
+    """The real wiring, with the storage, files, clock and ids swapped for in-memory fakes."""
+    clock = FixedClock()
+    return bootstrap(
+        settings,
+        clock=clock,
+        ids=SequentialIds(),
+        uow=uow or InMemoryStorage().unit_of_work,
+        files=InMemoryFileStore(clock),
+    )
+
+
+class UnreachableStorage:
+    """A storage whose every unit of work fails the way a lost database connection does."""
+
+    def __call__(self) -> UnitOfWork:
+        raise ConnectionRefusedError(
+            "could not connect to postgresql://portal:hunter2@db.internal:5432/portal"
+        )
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return settings_for(tmp_path)
+
+
+@pytest.fixture
+def container(settings: Settings) -> Container:
+    return container_on_fakes(settings)
+
+
+@pytest.fixture
+def app(container: Container) -> Litestar:
+    return create_app(container)
+
+
+@pytest.fixture
+def client(app: Litestar) -> Iterator[TestClient[Litestar]]:
+    with TestClient(app, base_url=f"http://{TEST_HOST}") as test_client:
+        yield test_client
