@@ -69,8 +69,9 @@ class Database:
         transaction, and under concurrency the second writer waits for the first to finish.
         """
         dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        result = self.execute(dialect_insert(table).values(**values).on_conflict_do_nothing())
-        return result.rowcount == 1
+        statement = dialect_insert(table).values(**values).on_conflict_do_nothing()
+        key = next(iter(table.primary_key.columns))
+        return self.execute(statement.returning(key)).first() is not None
 
 
 # --- organisations and users --------------------------------------------------------------------
