@@ -269,7 +269,12 @@ class _Layout:
     def line(self, line: DocumentLine) -> None:
         document = self.document
         description = self.wrap(line.description)
-        context = " · ".join(part for part in (line.case_reference, line.role) if part)
+        # The case and role, unless the description says them already.
+        context = " · ".join(
+            part
+            for part in (line.case_reference, line.role)
+            if part and part not in line.description
+        )
         hours = line.hours
         main = [
             _Column(DESCRIPTION_WIDTH, description),
@@ -348,8 +353,11 @@ class _Layout:
             rows.append((label, tax.amount, False, tax.note))
         total_label = "Total" if document.kind is DocumentKind.INVOICE else "Total credited"
         rows.append((total_label, document.gross, True, None))
-        if document.amount_paid is not None and document.balance_due is not None:
-            rows.append(("Amount paid", document.amount_paid, False, None))
+        if document.amount_credited is not None:
+            rows.append(("Credited", -document.amount_credited, False, None))
+        if document.amount_paid is not None:
+            rows.append(("Amount paid", -document.amount_paid, False, None))
+        if document.balance_due is not None:
             rows.append(("Balance due", document.balance_due, True, None))
         notes = [self.wrap(note, SMALL_SIZE, CONTENT_WIDTH) for _, _, _, note in rows if note]
         height = 2 + len(rows) * (BODY_LINE + 1) + sum(len(n) * SMALL_LINE + 1 for n in notes)

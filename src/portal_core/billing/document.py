@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
 from attrs import field, frozen
 
-from portal_core.errors import InvalidInput
+from portal_core.billing.invoice import BilledEntry, CreditNote, Invoice, LineKind
+from portal_core.errors import InvalidInput, InvalidTransition
 
 MAX_MINOR_UNITS = 4
 _CURRENCY_CODE = re.compile(r"[A-Z]{3}")
@@ -167,8 +168,11 @@ class InvoiceDocument:
     gross: Decimal
     notes: tuple[str, ...] = field(default=(), converter=_lines_of_text)
     """Payment terms, bank details, anything printed after the totals."""
+    amount_credited: Decimal | None = None
+    """On an invoice printed after credit notes: what they took off it."""
     amount_paid: Decimal | None = None
     balance_due: Decimal | None = None
+    """Printed with the amount paid and/or credited: the total less both."""
 
     def __attrs_post_init__(self) -> None:
         if not self.number.strip():
@@ -183,8 +187,11 @@ class InvoiceDocument:
             raise InvalidInput("Only a credit note credits an invoice.")
         if self.due_date is not None and self.due_date < self.issue_date:
             raise InvalidInput("A document cannot fall due before it is issued.")
-        if (self.amount_paid is None) != (self.balance_due is None):
-            raise InvalidInput("The amount paid and the balance due are printed together.")
+        settled = self.amount_paid is not None or self.amount_credited is not None
+        if settled != (self.balance_due is not None):
+            raise InvalidInput(
+                "The balance due is printed exactly when an amount paid or credited is."
+            )
 
     @property
     def title(self) -> str:
@@ -203,6 +210,8 @@ class InvoiceDocument:
             yield f"the {tax.label} base", tax.base
             yield f"the {tax.label} amount", tax.amount
         yield "the total", self.gross
+        if self.amount_credited is not None:
+            yield "the amount credited", self.amount_credited
         if self.amount_paid is not None:
             yield "the amount paid", self.amount_paid
         if self.balance_due is not None:
@@ -270,13 +279,9 @@ def check_adds_up(document: InvoiceDocument) -> None:
         _check_total(document, "the sum of the tax bases", bases, document.net)
     taxes = sum((tax.amount for tax in document.tax_lines), Decimal(0))
     _check_total(document, "the total", document.gross, document.net + taxes)
-    if document.amount_paid is not None and document.balance_due is not None:
-        _check_total(
-            document,
-            "the balance due",
-            document.balance_due,
-            document.gross - document.amount_paid,
-        )
+    if document.balance_due is not None:
+        settled = (document.amount_paid or Decimal(0)) + (document.amount_credited or Decimal(0))
+        _check_total(document, "the balance due", document.balance_due, document.gross - settled)
 
 
 def _check_rounded(document: InvoiceDocument, name: str, amount: Decimal) -> None:
@@ -308,3 +313,188 @@ def _check_total(document: InvoiceDocument, name: str, printed: Decimal, expecte
             f"{name.capitalize()} of {document.title.lower()} {document.number} is "
             f"{printed} but the lines above it add up to {expected}."
         )
+
+
+# --- from the billing rules' invoices and credit notes -----------------------------------------
+
+
+def invoice_document(
+    invoice: Invoice,
+    *,
+    firm: Party,
+    client: Party,
+    staff_names: Mapping[str, str],
+    case_references: Mapping[str, str] | None = None,
+    tax_label: str = "VAT",
+    notes: Sequence[str] | None = None,
+    with_settlement: bool = False,
+) -> InvoiceDocument:
+    """The printable form of an issued invoice.
+
+    `staff_names` maps staff ids to the names printed beside their time entries;
+    `case_references` maps case ids to the references shown with lines and per-case invoices.
+    `notes` default to the payment terms. `with_settlement` adds what was paid and credited and
+    the balance due (for a copy printed later; the issued original shows neither).
+    """
+    if invoice.number is None or invoice.issue_date is None:
+        raise InvalidTransition("A draft is not printed; issue it first.")
+    references = case_references or {}
+    lines: list[DocumentLine] = []
+    discounts: list[DiscountLine] = []
+    for line in invoice.lines:
+        if line.kind is LineKind.DISCOUNT:
+            discounts.append(DiscountLine(description=line.description, amount=line.amount.amount))
+            continue
+        lines.append(
+            DocumentLine(
+                description=line.description,
+                amount=line.amount.amount,
+                case_reference=references.get(line.case_id) if line.case_id else None,
+                role=line.role,
+                billed_minutes=line.minutes,
+                rate=None if line.rate is None else line.rate.amount,
+                entries=tuple(
+                    _printed_entry(
+                        entry, staff_names, billable=line.kind is not LineKind.NOT_CHARGED
+                    )
+                    for entry in line.entries
+                ),
+            )
+        )
+    if invoice.period is not None:
+        period: str | None = invoice.period.label()
+    elif invoice.case_id is not None:
+        period = references.get(invoice.case_id)
+    else:
+        period = None
+    if notes is None:
+        notes = _payment_terms(invoice.number, invoice.due_date)
+    settled = invoice.amount_credited if not invoice.amount_credited.is_zero else None
+    return InvoiceDocument(
+        kind=DocumentKind.INVOICE,
+        number=invoice.number,
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        currency=invoice.currency,
+        minor_units=invoice.gross.minor_units,
+        firm=firm,
+        client=client,
+        period=period,
+        lines=lines,
+        discount=_single_discount(discounts, invoice.number),
+        net=invoice.net.amount,
+        tax_lines=tuple(
+            TaxLine(
+                label=tax_label,
+                rate=tax.rate_percent / 100,
+                base=tax.base.amount,
+                amount=tax.amount.amount,
+                note=tax.note or None,
+            )
+            for tax in invoice.calculation.tax_lines
+        ),
+        gross=invoice.gross.amount,
+        notes=notes,
+        amount_credited=settled.amount if with_settlement and settled is not None else None,
+        amount_paid=invoice.amount_paid.amount if with_settlement else None,
+        balance_due=invoice.balance_due.amount if with_settlement else None,
+    )
+
+
+def credit_note_document(
+    credit_note: CreditNote,
+    invoice: Invoice,
+    *,
+    firm: Party,
+    client: Party,
+    case_references: Mapping[str, str] | None = None,
+    tax_label: str = "VAT",
+    notes: Sequence[str] | None = None,
+) -> InvoiceDocument:
+    """The printable form of `credit_note`, which credits `invoice` (for its lines' details and
+    tax rate). Amounts are printed as credited, positive; a credited discount stays negative.
+    Hours and rate are shown only for lines credited in full."""
+    if credit_note.invoice_id != invoice.id:
+        raise InvalidInput(f"Credit note {credit_note.number} does not credit this invoice.")
+    references = case_references or {}
+    lines: list[DocumentLine] = []
+    discounts: list[DiscountLine] = []
+    for credited in credit_note.lines:
+        original = invoice.calculation.line(credited.invoice_line)
+        amount = credited.amount.amount
+        if original.kind is LineKind.DISCOUNT:
+            discounts.append(DiscountLine(description=credited.description, amount=amount))
+            continue
+        in_full = credited.amount == original.amount
+        lines.append(
+            DocumentLine(
+                description=credited.description,
+                amount=amount,
+                case_reference=references.get(original.case_id) if original.case_id else None,
+                role=original.role,
+                billed_minutes=original.minutes if in_full else None,
+                rate=original.rate.amount if in_full and original.rate is not None else None,
+            )
+        )
+    rates = invoice.calculation.tax_lines
+    tax_lines = (
+        (
+            TaxLine(
+                label=tax_label,
+                rate=rates[0].rate_percent / 100,
+                base=credit_note.net.amount,
+                amount=credit_note.tax.amount,
+                note=rates[0].note or None,
+            ),
+        )
+        if rates
+        else ()
+    )
+    if notes is None:
+        notes = (f"Reason: {credit_note.reason}",) if credit_note.reason.strip() else ()
+    return InvoiceDocument(
+        kind=DocumentKind.CREDIT_NOTE,
+        number=credit_note.number,
+        issue_date=credit_note.issue_date,
+        due_date=None,
+        credited_invoice_number=credit_note.invoice_number,
+        currency=credit_note.currency,
+        minor_units=credit_note.tax.minor_units,
+        firm=firm,
+        client=client,
+        lines=lines,
+        discount=_single_discount(discounts, credit_note.number),
+        net=credit_note.net.amount,
+        tax_lines=tax_lines,
+        gross=credit_note.gross.amount,
+        notes=notes,
+    )
+
+
+def _printed_entry(
+    entry: BilledEntry, staff_names: Mapping[str, str], *, billable: bool
+) -> PrintedTimeEntry:
+    try:
+        name = staff_names[entry.staff_id]
+    except KeyError:
+        raise InvalidInput(f"No name to print for staff member {entry.staff_id}.") from None
+    return PrintedTimeEntry(
+        date=entry.work_date,
+        staff_name=name,
+        description=entry.description,
+        raw_minutes=entry.raw_minutes,
+        billed_minutes=entry.billed_minutes,
+        billable=billable,
+    )
+
+
+def _single_discount(discounts: Sequence[DiscountLine], number: str) -> DiscountLine | None:
+    if len(discounts) > 1:
+        raise InvalidInput(f"{number} has {len(discounts)} discount lines; one is printed.")
+    return discounts[0] if discounts else None
+
+
+def _payment_terms(number: str, due_date: date | None) -> tuple[str, ...]:
+    if due_date is None:
+        return ()
+    return (f"Please pay by {due_date.isoformat()}, quoting {number}.",)

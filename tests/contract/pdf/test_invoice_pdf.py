@@ -81,7 +81,7 @@ def test_invoice_prints_every_line_amount_and_every_total(
     assert f"{small_invoice.discount.description} {small_invoice.discount.amount}" in text
     assert f"Net €{small_invoice.format_amount(small_invoice.net)}" in text
     assert f"Total €{small_invoice.format_amount(small_invoice.gross)}" in text
-    assert "Amount paid €100.00" in text
+    assert "Amount paid -€100.00" in text
     assert f"Balance due €{small_invoice.format_amount(small_invoice.gross - 100)}" in text
 
 
@@ -99,7 +99,7 @@ def test_printed_totals_are_the_sums_of_the_printed_lines(small_invoice_text: st
     printed = {
         label: Decimal(amount.replace(",", ""))
         for label, amount in re.findall(
-            r"^(Net|Total|Amount paid|Balance due) €([\d.,]+)$", small_invoice_text, re.M
+            r"^(Net|Total|Amount paid|Balance due) -?€([\d.,]+)$", small_invoice_text, re.M
         )
     }
     assert len(line_amounts) == 2
