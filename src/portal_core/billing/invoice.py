@@ -27,9 +27,9 @@ from decimal import Decimal
 
 from attrs import evolve, field, frozen
 
-from portal_core.billing.money import Money, total
+from portal_core.billing.money import CurrencyMismatch, Money, total
 from portal_core.billing.periods import BillingPeriod
-from portal_core.errors import InvalidInput, InvalidTransition
+from portal_core.errors import Conflict, InvalidInput, InvalidTransition
 
 
 class LineKind(enum.StrEnum):
@@ -60,7 +60,8 @@ class BilledEntry:
     role: str
     description: str
     raw_minutes: int
-    billed_minutes: int
+    billed_minutes: int | None
+    """None when the contract rounds per case: then only the line carries billed minutes."""
 
 
 @frozen(kw_only=True)
@@ -293,11 +294,23 @@ class Invoice:
                 "correct it with a credit note."
             )
 
-    def recomputed(self, calculation: InvoiceCalculation, *, at: datetime) -> Invoice:
+    def recomputed(
+        self, calculation: InvoiceCalculation, *, contract_id: str, at: datetime
+    ) -> Invoice:
+        """The draft with a fresh calculation (under the contract now in force)."""
         self._require_draft("changed")
         if calculation.currency != self.currency:
-            raise InvalidInput("A draft keeps the currency it was drafted in.")
-        return evolve(self, calculation=calculation, updated_at=at, version=self.version + 1)
+            raise CurrencyMismatch(
+                f"This draft is in {self.currency}; the contract now bills in "
+                f"{calculation.currency}. Credit or delete the draft's time first."
+            )
+        return evolve(
+            self,
+            calculation=calculation,
+            contract_id=contract_id,
+            updated_at=at,
+            version=self.version + 1,
+        )
 
     def issued(self, *, number: str, at: datetime, issue_date: date, terms_days: int) -> Invoice:
         self._require_draft("issued again")
@@ -315,9 +328,9 @@ class Invoice:
         if self.is_draft:
             raise InvalidTransition("A draft cannot be paid; issue it first.")
         if payment.amount.currency != self.currency:
-            raise InvalidInput(f"Invoice {self.number} is payable in {self.currency}.")
+            raise CurrencyMismatch(f"Invoice {self.number} is payable in {self.currency}.")
         if any(p.reference == payment.reference for p in self.payments):
-            raise InvalidInput(f"Payment {payment.reference} is recorded already.")
+            raise Conflict(f"Payment {payment.reference} is recorded already.")
         return evolve(
             self,
             payments=(*self.payments, payment),
