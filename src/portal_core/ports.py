@@ -27,6 +27,12 @@ if TYPE_CHECKING:  # billing's own modules import this one; its repositories are
         InvoiceRepository,
         TimeEntryRepository,
     )
+    from portal_core.identity.ports import (
+        CredentialRepository,
+        OneTimeTokenRepository,
+        SessionRepository,
+        SignInAttemptLog,
+    )
 
 T = TypeVar("T")
 
@@ -210,6 +216,10 @@ class UnitOfWork(Protocol):
     time_entries: TimeEntryRepository
     invoices: InvoiceRepository
     credit_notes: CreditNoteRepository
+    credentials: CredentialRepository
+    sessions: SessionRepository
+    one_time_tokens: OneTimeTokenRepository
+    sign_in_attempts: SignInAttemptLog
 
     def __enter__(self) -> Self: ...
     def __exit__(

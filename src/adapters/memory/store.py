@@ -22,12 +22,19 @@ from adapters.memory.billing import (
     InMemoryInvoiceRepository,
     InMemoryTimeEntryRepository,
 )
+from adapters.memory.identity import (
+    InMemoryCredentialRepository,
+    InMemoryOneTimeTokenRepository,
+    InMemorySessionRepository,
+    InMemorySignInAttemptLog,
+)
 from portal_core.audit import AuditRecord, SealedAuditRecord, seal
 from portal_core.billing.contract import CaseFee, Contract
 from portal_core.billing.invoice import CreditNote, Invoice
 from portal_core.billing.time_entries import TimeEntry
 from portal_core.cases.model import Attachment, Case, CaseEvent
 from portal_core.errors import ConcurrencyConflict, Conflict, NotFound
+from portal_core.identity.model import Credential, OneTimeToken, Session, SignInAttempt
 from portal_core.organisations.model import Organisation, Role, User
 from portal_core.ports import CaseQuery, OutboxMessage, Page
 
@@ -50,6 +57,10 @@ class InMemoryState:
     time_entries: dict[str, TimeEntry] = field(factory=dict)
     invoices: dict[str, Invoice] = field(factory=dict)
     credit_notes: dict[str, CreditNote] = field(factory=dict)
+    credentials: dict[str, Credential] = field(factory=dict)
+    sessions: dict[str, Session] = field(factory=dict)
+    one_time_tokens: dict[str, OneTimeToken] = field(factory=dict)
+    sign_in_attempts: dict[str, SignInAttempt] = field(factory=dict)
 
     def copy(self) -> InMemoryState:
         return InMemoryState(
@@ -67,6 +78,10 @@ class InMemoryState:
             time_entries=dict(self.time_entries),
             invoices=dict(self.invoices),
             credit_notes=dict(self.credit_notes),
+            credentials=dict(self.credentials),
+            sessions=dict(self.sessions),
+            one_time_tokens=dict(self.one_time_tokens),
+            sign_in_attempts=dict(self.sign_in_attempts),
         )
 
 
@@ -343,6 +358,10 @@ class InMemoryUnitOfWork:
         self.time_entries = InMemoryTimeEntryRepository(state)
         self.invoices = InMemoryInvoiceRepository(state)
         self.credit_notes = InMemoryCreditNoteRepository(state)
+        self.credentials = InMemoryCredentialRepository(state)
+        self.sessions = InMemorySessionRepository(state)
+        self.one_time_tokens = InMemoryOneTimeTokenRepository(state)
+        self.sign_in_attempts = InMemorySignInAttemptLog(state)
         return self
 
     def __exit__(
@@ -383,6 +402,10 @@ class InMemoryUnitOfWork:
             self.time_entries,
             self.invoices,
             self.credit_notes,
+            self.credentials,
+            self.sessions,
+            self.one_time_tokens,
+            self.sign_in_attempts,
         ):
             repository._state = state
 
