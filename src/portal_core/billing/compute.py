@@ -187,9 +187,9 @@ def compute_invoice(
     zero = Money.zero(contract.currency)
     billable = [e for e in checked if e.billable]
     non_billable = [e for e in checked if not e.billable]
-    by_case_billable = {case_id: [e for e in billable if e.case_id == case_id] for case_id in cases}
+    by_case_billable: dict[str, list[TimeEntry]] = defaultdict(list)
     for entry in billable:
-        by_case_billable.setdefault(entry.case_id, []).append(entry)
+        by_case_billable[entry.case_id].append(entry)
 
     retainer_minutes = 0
     terms = contract.terms
@@ -212,7 +212,7 @@ def compute_invoice(
                 known.fixed_fee.rounded(mode),
                 case_id=case_id,
             )
-        for group in _groups(by_case_billable.get(case_id, [])):
+        for group in _groups(by_case_billable[case_id]):
             shares, minutes = contract.rounding.billed_for_group(e.minutes for e in group.entries)
             listed = _billed_entries(
                 group.entries,
