@@ -15,6 +15,7 @@ import hmac
 import logging
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from attrs import frozen
@@ -64,7 +65,6 @@ class Container:
         if self.settings.is_production:
             self.database.require_current_schema()
         else:
-            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
             self.database.upgrade()
 
     def close(self) -> None:
@@ -113,7 +113,12 @@ def configure_logging(settings: Settings) -> None:
 def _open_database(settings: Settings) -> SqlStorage:
     from adapters.sql import SqlStorage  # noqa: PLC0415 (keeps SQLAlchemy off the import path)
 
-    return SqlStorage.from_url(settings.database_url)
+    storage = SqlStorage.from_url(settings.database_url)
+    database_file = storage.engine.url.database
+    if storage.is_embedded and database_file and database_file != ":memory:":
+        # SQLite creates the file but not its directory (./var on a fresh clone).
+        Path(database_file).parent.mkdir(parents=True, exist_ok=True)
+    return storage
 
 
 def _open_file_store(settings: Settings, clock: Clock) -> FileStore:

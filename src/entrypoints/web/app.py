@@ -10,6 +10,7 @@ import os
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from litestar import Litestar
 from litestar.config.allowed_hosts import AllowedHostsConfig
@@ -65,7 +66,7 @@ def create_app(
         ),
         plugins=[ProblemDetailsPlugin(problem_details_config())],
         exception_handlers=unexpected_error_handlers(),
-        allowed_hosts=AllowedHostsConfig(allowed_hosts=list(settings.allowed_hosts)),
+        allowed_hosts=AllowedHostsConfig(allowed_hosts=accepted_host_headers(settings)),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             # The `__Host-` prefix needs a Secure cookie, so only where the site is https.
@@ -82,6 +83,19 @@ def create_app(
         logging_config=None,  # the process (CLI, uvicorn) configures logging, not the app
         debug=False,
     )
+
+
+def accepted_host_headers(settings: Settings) -> list[str]:
+    """The Host headers to accept: each allowed host bare (behind a proxy, on the default
+    port), on the port the portal listens on, and exactly as in the base URL."""
+    accepted: dict[str, None] = {}
+    for host in settings.allowed_hosts:
+        accepted[host] = None
+        if host.rpartition(":")[2].isdigit() or host.startswith("*."):
+            continue
+        accepted[f"{host}:{settings.port}"] = None
+    accepted[urlsplit(settings.base_url).netloc] = None
+    return list(accepted)
 
 
 def _portal_version() -> str:
