@@ -17,4 +17,3 @@ def test_every_setting_is_documented_by_its_variable() -> None:
 
     expected = {PREFIX + field.name.upper() for field in attrs.fields(Settings)}
     assert expected - documented == set()
-
