@@ -100,6 +100,13 @@ class SyncService:
         )
         return result
 
+    def linked_accounts(self) -> frozenset[str]:
+        """The case-system accounts some organisation mirrors: the cases the portal takes."""
+        with self._uow() as uow:
+            return frozenset(
+                o.external_account_id for o in uow.organisations.list() if o.external_account_id
+            )
+
     # --- one change ---------------------------------------------------------------------------
 
     def _find(self, uow: UnitOfWork, change: InboundCaseChange) -> Case | None:
