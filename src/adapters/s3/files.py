@@ -10,6 +10,7 @@ object's metadata (`x-amz-meta-sha256`), written when they are moved out of `inc
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ CHUNK_SIZE = 256 * 1024
 DEFAULT_MAX_LINK_LIFE = timedelta(minutes=15)
 S3_MAX_LINK_LIFE = timedelta(days=7)
 CHECKSUM_METADATA = "sha256"
+REMEMBERED_CHECKSUMS = 64
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
@@ -45,6 +47,9 @@ class S3FileStore:
         self._bucket = bucket
         self._clock = clock
         self._max_link_life = max_link_life
+        # Unconfirmed objects are hashed by reading them; confirming reads the same object
+        # twice (check, then move), so remember the last few by key and ETag.
+        self._checksums: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     def upload_ticket(
         self, key: str, *, content_type: str, max_size: int, expires_in: timedelta
@@ -80,7 +85,7 @@ class S3FileStore:
         checksum = head.get("Metadata", {}).get(CHECKSUM_METADATA)
         if checksum is None:
             # Not yet confirmed: the browser's upload carries no checksum we can trust.
-            checksum = self._hash(key)
+            checksum = self._hash(key, head.get("ETag", ""))
         return StoredObject(
             key=key,
             size=head["ContentLength"],
@@ -164,11 +169,18 @@ class S3FileStore:
         """Seconds a link lives: as asked, never longer than the configured maximum."""
         return max(1, int(min(expires_in, self._max_link_life).total_seconds()))
 
-    def _hash(self, key: str) -> str:
+    def _hash(self, key: str, etag: str) -> str:
+        remembered = self._checksums.get((key, etag))
+        if remembered is not None:
+            return remembered
         digest = hashlib.sha256()
         for chunk in self.read(key):
             digest.update(chunk)
-        return digest.hexdigest()
+        checksum = digest.hexdigest()
+        self._checksums[(key, etag)] = checksum
+        while len(self._checksums) > REMEMBERED_CHECKSUMS:
+            self._checksums.popitem(last=False)
+        return checksum
 
 
 def _is_missing(error: ClientError) -> bool:

@@ -6,6 +6,7 @@ display name is cleaned of anything that could mislead a person or a file system
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 MAX_DISPLAY_NAME_LENGTH = 180
@@ -70,14 +71,16 @@ def quarantine_key(organisation_id: str, upload_id: str) -> str:
     return f"quarantine/org/{organisation_id}/{upload_id}"
 
 
+_UPLOAD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
 def upload_id_of(key: str, prefix: str) -> str | None:
-    """The upload id in `key` if `key` is exactly `prefix` plus one id, else None."""
+    """The upload id in `key` if `key` is exactly `prefix` plus one plain id (letters, digits,
+    `-`, `_`; what the id generator makes), else None."""
     if not key.startswith(prefix):
         return None
     upload_id = key[len(prefix) :]
-    if not upload_id or "/" in upload_id or upload_id in (".", ".."):
-        return None
-    return upload_id
+    return upload_id if _UPLOAD_ID.fullmatch(upload_id) else None
 
 
 # RFC 5987 `attr-char`: what may stand unencoded in `filename*`.

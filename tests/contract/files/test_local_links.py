@@ -7,6 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adapters.local.files import (
     DOWNLOAD_PATH,
@@ -197,3 +199,19 @@ def test_a_file_gone_after_its_link_was_made_is_not_found(store: LocalDiskFileSt
     store.delete("incoming/org/acme/u")
     with pytest.raises(NotFound):
         store.open_download(local_token(link, DOWNLOAD_PATH))
+
+
+@given(key=st.text(max_size=40))
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_every_key_is_refused_or_stays_inside_the_root(
+    store: LocalDiskFileStore, tmp_path: Path, key: str
+):
+    try:
+        store.upload_ticket(
+            key, content_type="text/plain", max_size=1, expires_in=timedelta(minutes=1)
+        )
+    except InvalidInput:
+        return
+    resolved = (tmp_path / "objects" / key).resolve()
+    assert resolved.is_relative_to((tmp_path / "objects").resolve())
+    assert ".." not in Path(key).parts

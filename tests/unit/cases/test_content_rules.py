@@ -275,7 +275,7 @@ def test_ascii_fallback_is_never_empty():
     assert ascii_fallback("") == "file"
 
 
-@pytest.mark.parametrize("upload_id", ["", "a/b", "..", "."])
+@pytest.mark.parametrize("upload_id", ["", "a/b", "..", ".", "a b", "ü", "-x", "x" * 129, "a\nb"])
 def test_an_upload_id_that_could_reach_another_key_is_not_an_upload_id(upload_id: str):
     assert upload_id_of(incoming_key("acme", upload_id), "incoming/org/acme/") is None
 

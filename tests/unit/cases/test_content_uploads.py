@@ -175,7 +175,7 @@ def test_another_organisations_upload_cannot_be_confirmed(world, files):
     assert world.files.describe(grant.ticket.key) is not None
 
 
-@pytest.mark.parametrize("upload_id", ["../upload/x", "a/b", ".."])
+@pytest.mark.parametrize("upload_id", ["../upload/x", "a/b", "..", "a b", "%2e%2e"])
 def test_an_upload_id_with_a_path_is_not_found(world, files, upload_id):
     with pytest.raises(NotFound):
         files.confirm_upload(
