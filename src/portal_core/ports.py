@@ -335,8 +335,10 @@ class IdentityProvider(Protocol):
         """The principal a sign-in token proves; AuthenticationFailed otherwise."""
         ...
 
-    def invite(self, user: User) -> None:
-        """Give `user` a way to sign in (an invitation e-mail, a Cognito user)."""
+    def invite(self, user: User) -> str | None:
+        """Give `user` a way to sign in (an invitation e-mail, a Cognito user). Returns the
+        invitation link when the provider makes one itself (local sign-in), for a CLI to show;
+        None when the provider delivers its own (Cognito)."""
         ...
 
     def disable(self, user_id: str) -> None:

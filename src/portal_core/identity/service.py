@@ -281,12 +281,27 @@ class SignInService:
             uow.commit()
         return count
 
+    def lock_out(self, user_id: str, *, actor_id: str) -> int:
+        """Stop the user from signing in: disabled, unused links void, every session ended at
+        once, in one transaction. How many sessions there were."""
+        with self._uow() as uow:
+            user = uow.users.get(user_id)
+            if user is None:
+                raise NotFound("No such user.")
+            if user.active:
+                user = evolve(user, active=False)
+                uow.users.update(user)
+            for purpose in TokenPurpose:
+                uow.one_time_tokens.discard_unused(user.id, purpose)
+            count = self._revoke(uow, user, actor_id=actor_id, reason="disabled")
+            uow.commit()
+        return count
+
     # --- invitations and password resets ------------------------------------------------------
 
     def send_invitation(self, user_id: str, *, actor_id: str) -> str:
         """Issue a new invitation link for the user (earlier unused ones stop working) and queue
         it for e-mail. Returns the link, for a CLI in the embedded mode to show."""
-        now = self._clock.now()
         with self._uow() as uow:
             user = uow.users.get(user_id)
             if user is None or not user.active:
@@ -296,20 +311,29 @@ class SignInService:
                 raise InvalidTransition(
                     "This person has accepted an invitation already; they can reset their password."
                 )
-            token, expires_at = self._issue(uow, user, TokenPurpose.INVITATION, now)
-            link = f"{self._base_url}{INVITATION_PATH}{token}"
-            sent = InvitationSent(
-                event_id=self._ids.new_id(),
-                occurred_at=now,
-                organisation_id=user.organisation_id,
-                actor_id=actor_id,
-                user_id=user.id,
-                email=user.email,
-                name=user.name,
-                link=link,
-                expires_at=expires_at,
-            )
-            self._record(uow, sent, user, {"expires_at": expires_at.isoformat()}, outbox=True)
+            link, sent = self._invite(uow, user, actor_id=actor_id)
+            uow.commit()
+        self._dispatcher.dispatch([sent])
+        return link
+
+    def admit(self, user: User, *, actor_id: str) -> str | None:
+        """Let `user` sign in as given (roles, organisation), re-enabling them if disabled:
+        the local IdentityProvider's `invite`. Stores the user if the portal lacks it. Someone
+        without a password gets a new invitation link (returned); someone with one keeps it."""
+        with self._uow() as uow:
+            stored = uow.users.get(user.id)
+            if stored is None:
+                admitted = evolve(user, active=True)
+                uow.users.add(admitted)
+            else:
+                admitted = evolve(user, active=True, created_at=stored.created_at)
+                if admitted != stored:
+                    uow.users.update(admitted)
+            credential = uow.credentials.get(user.id)
+            if credential is not None and credential.has_password:
+                uow.commit()
+                return None
+            link, sent = self._invite(uow, admitted, actor_id=actor_id)
             uow.commit()
         self._dispatcher.dispatch([sent])
         return link
@@ -487,6 +511,24 @@ class SignInService:
         if credential.totp_last_step is not None and step <= credential.totp_last_step:
             return None
         return step
+
+    def _invite(self, uow: UnitOfWork, user: User, *, actor_id: str) -> tuple[str, InvitationSent]:
+        now = self._clock.now()
+        token, expires_at = self._issue(uow, user, TokenPurpose.INVITATION, now)
+        link = f"{self._base_url}{INVITATION_PATH}{token}"
+        sent = InvitationSent(
+            event_id=self._ids.new_id(),
+            occurred_at=now,
+            organisation_id=user.organisation_id,
+            actor_id=actor_id,
+            user_id=user.id,
+            email=user.email,
+            name=user.name,
+            link=link,
+            expires_at=expires_at,
+        )
+        self._record(uow, sent, user, {"expires_at": expires_at.isoformat()}, outbox=True)
+        return link, sent
 
     def _issue(
         self, uow: UnitOfWork, user: User, purpose: TokenPurpose, now: datetime
