@@ -21,8 +21,12 @@ from typing import TYPE_CHECKING
 from attrs import frozen
 
 from entrypoints.settings import Settings
+from portal_core.billing.service import BillingService
 from portal_core.cases.service import CaseService
+from portal_core.cases.uploads import FileLimits, FileService
 from portal_core.dispatch import EventDispatcher
+from portal_core.identity.ports import PasswordHasher, TokenGenerator, TotpVerifier
+from portal_core.identity.service import SignInPolicy, SignInService
 from portal_core.ports import Clock, FileStore, IdGenerator, UnitOfWorkFactory
 
 if TYPE_CHECKING:
@@ -54,6 +58,9 @@ class Container:
     files: FileStore
     dispatcher: EventDispatcher
     cases: CaseService
+    uploads: FileService
+    billing: BillingService
+    sign_in: SignInService
     database: SqlStorage | None
     """The SQL storage, for schema commands and shutdown; None when `uow` was overridden."""
 
@@ -80,6 +87,9 @@ def bootstrap(
     uow: UnitOfWorkFactory | None = None,
     files: FileStore | None = None,
     dispatcher: EventDispatcher | None = None,
+    password_hasher: PasswordHasher | None = None,
+    totp: TotpVerifier | None = None,
+    tokens: TokenGenerator | None = None,
 ) -> Container:
     """Wire the real adapters named by `settings`, except for the parts passed in."""
     clock = clock or SystemClock()
@@ -91,6 +101,16 @@ def bootstrap(
         uow = database.unit_of_work
     if files is None:
         files = _open_file_store(settings, clock)
+    if password_hasher is None or totp is None or tokens is None:
+        from adapters.local.identity import (  # noqa: PLC0415 (argon2 and pyotp load on demand)
+            Argon2PasswordHasher,
+            PyotpTotpVerifier,
+            SecretsTokenGenerator,
+        )
+
+        password_hasher = password_hasher or Argon2PasswordHasher()
+        totp = totp or PyotpTotpVerifier()
+        tokens = tokens or SecretsTokenGenerator()
     return Container(
         settings=settings,
         clock=clock,
@@ -99,6 +119,25 @@ def bootstrap(
         files=files,
         dispatcher=dispatcher,
         cases=CaseService(uow=uow, clock=clock, ids=ids, files=files, dispatcher=dispatcher),
+        uploads=FileService(files=files, ids=ids, limits=FileLimits()),
+        billing=BillingService(
+            uow=uow,
+            clock=clock,
+            ids=ids,
+            dispatcher=dispatcher,
+            time_zone=settings.firm_time_zone.key,
+        ),
+        sign_in=SignInService(
+            uow=uow,
+            clock=clock,
+            ids=ids,
+            tokens=tokens,
+            hasher=password_hasher,
+            totp=totp,
+            dispatcher=dispatcher,
+            base_url=settings.base_url,
+            policy=SignInPolicy(totp_issuer=f"{settings.firm_name} client portal"),
+        ),
         database=database,
     )
 
