@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import unicodedata
 from datetime import date
 from decimal import Decimal
 
@@ -211,3 +212,11 @@ def test_amounts_print_in_the_minor_units_of_their_currency(
     text = text_of(RENDERER.render(document))
     assert f"Total {printed}" in text
     assert f"Amount ({currency})" in text
+
+
+def test_an_accent_typed_as_two_code_points_prints_as_one_letter() -> None:
+    base = invoice(entries=1, lines=1)
+    decomposed = unicodedata.normalize("NFD", "Zoë Łukasiewicz-Ørsted, Αθήνα, Йошкар-Ола")
+    document = evolve(base, client=evolve(base.client, name=decomposed))
+    text = text_of(RENDERER.render(document))
+    assert unicodedata.normalize("NFC", decomposed) in text
