@@ -217,8 +217,23 @@ class Contract:
             raise InvalidInput("A fixed fee is billed per case, when the case is resolved.")
         if isinstance(self.terms, HourlyTerms) and not self.rates:
             raise InvalidInput("An hourly contract needs a rate for at least one role.")
+        for amount in self._fixed_amounts():
+            if not self.money(amount).is_rounded:
+                raise InvalidInput(
+                    f"{amount} is not a whole amount of {self.currency}: caps, fees and prices "
+                    "are in the currency's minor units."
+                )
         if self.invoice_numbers.prefix == self.credit_note_numbers.prefix:
             raise InvalidInput("Credit notes have their own number series, apart from invoices.")
+
+    def _fixed_amounts(self) -> list[Decimal]:
+        match self.terms:
+            case HourlyTerms(cap_per_case=cap):
+                return [] if cap is None else [cap]
+            case RetainerTerms(monthly_fee=fee):
+                return [fee]
+            case FixedFeeTerms(fees_by_case_type=fees):
+                return list(fees.values())
 
     @property
     def kind(self) -> ContractKind:
@@ -269,7 +284,10 @@ class CaseFee:
     def price_under(self, contract: Contract) -> Money:
         """The fee this case is charged under `contract`."""
         if self.price is not None:
-            return contract.money(self.price)
+            price = contract.money(self.price)
+            if not price.is_rounded:
+                raise InvalidInput(f"{self.price} is not a whole amount of {contract.currency}.")
+            return price
         assert self.case_type is not None
         if not isinstance(contract.terms, FixedFeeTerms):
             raise InvalidInput("Only a fixed-fee contract prices cases by type.")

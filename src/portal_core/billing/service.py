@@ -87,6 +87,7 @@ from portal_core.organisations.model import Principal
 from portal_core.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
 
 BILLING_ACTOR = "billing"
+MONTHLY_RUN_SOURCE = "billing.monthly_run"
 
 
 class _EventBase(TypedDict):
@@ -427,7 +428,8 @@ class BillingService:
         self, principal: Principal, organisation_id: str, period: BillingPeriod
     ) -> Invoice | None:
         """The organisation's invoice for `period` (see the module docstring); None when an
-        hourly organisation has no time to bill. Running a month again changes nothing."""
+        hourly organisation had no time to bill. Running a month again changes nothing: it
+        returns the month's invoice, or None again."""
         access.require(
             billing_access.can_manage_invoices(principal), "Only the firm's staff run billing."
         )
@@ -443,8 +445,16 @@ class BillingService:
             existing = uow.invoices.by_billing_key(organisation_id, f"period:{period.key}")
             if existing is not None:
                 return existing
+            # A month is run once, even when it had nothing to bill: time dated in it but
+            # logged later goes on the next month's invoice, never on a late one of its own.
+            first_run = uow.processed_events.record(
+                MONTHLY_RUN_SOURCE, f"{organisation_id}:{period.key}", at=self._clock.now()
+            )
+            if not first_run:
+                return None
             calculation = self._calculate_month(uow, contract, period, exclude=None)
             if calculation is None:
+                uow.commit()
                 return None
             invoice = self._add_draft(uow, principal, contract, calculation, events, period=period)
             uow.commit()

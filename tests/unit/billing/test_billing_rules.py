@@ -264,3 +264,14 @@ def test_billing_period_knows_its_days_and_neighbours() -> None:
 def test_tax_rule_is_a_percentage_between_zero_and_one_hundred() -> None:
     with pytest.raises(InvalidInput, match="percentage"):
         TaxRule(rate_percent=Decimal(120))
+
+
+def test_caps_and_fees_are_whole_amounts_of_the_currency() -> None:
+    with pytest.raises(InvalidInput, match="not a whole amount of JPY"):
+        contract(currency="JPY", terms=HourlyTerms(cap_per_case=Decimal("0.03")))
+    with pytest.raises(InvalidInput, match="not a whole amount of EUR"):
+        contract(
+            terms=RetainerTerms(
+                monthly_fee=Decimal("10.005"), included_minutes=60, overage_rate=Decimal(1)
+            )
+        )

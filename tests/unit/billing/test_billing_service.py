@@ -125,6 +125,25 @@ def test_a_month_is_billed_only_once_it_has_ended_in_the_firms_time_zone() -> No
         london.billing.run_month(london.staff, "acme", OCTOBER)
 
 
+def test_a_month_with_nothing_to_bill_is_run_once_and_late_time_goes_on_the_next(
+    world: World,
+) -> None:
+    world.set_contract()
+    case = world.open_case()
+    world.clock.set(NOVEMBER_2ND)
+    assert world.billing.run_month(world.staff, "acme", OCTOBER) is None
+    late = log(world, case, 60, work_date=date(2026, 10, 20))
+    before = world.snapshot()
+
+    assert world.billing.run_month(world.staff, "acme", OCTOBER) is None
+    assert world.snapshot() == before
+
+    world.clock.set(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
+    november = world.billing.run_month(world.staff, "acme", BillingPeriod(2026, 11))
+    assert november is not None
+    assert world.storage.state.time_entries[late].invoice_id == november.id
+
+
 def test_a_retainer_month_carries_unused_hours_into_the_next(world: World) -> None:
     world.set_contract(
         terms=RetainerTerms(
