@@ -59,13 +59,20 @@ def _kind(error: IntegrityError) -> str:
     return "other"
 
 
-def is_disconnect(error: DBAPIError) -> bool:
-    return bool(error.connection_invalidated)
-
-
 LOST_CONNECTION = (
     "The connection to the database was lost; nothing from this unit of work was saved."
 )
+
+
+@contextmanager
+def lost_connection_reported() -> Iterator[None]:
+    """Turn a broken connection into StorageUnavailable; the server has dropped the transaction."""
+    try:
+        yield
+    except DBAPIError as error:
+        if error.connection_invalidated:
+            raise StorageUnavailable(LOST_CONNECTION) from error
+        raise
 
 
 @contextmanager
@@ -82,23 +89,18 @@ def guarded(
     (PostgreSQL otherwise refuses every later statement of an aborted transaction).
     `duplicates` maps a unique key ({"table.column"}) to its message; the first is the default.
     """
-    savepoint = connection.begin_nested()
-    try:
-        yield
-    except IntegrityError as error:
-        savepoint.rollback()
-        kind = _kind(error)
-        if kind == "unique":
-            columns = _unique_columns(error)
-            message = duplicates.get(columns, next(iter(duplicates.values())))
-            raise Conflict(message) from None
-        if kind == "foreign_key":
-            raise NotFound(missing) from None
-        raise InvalidInput(invalid) from None
-    except DBAPIError as error:
-        if is_disconnect(error):
-            raise StorageUnavailable(LOST_CONNECTION) from error
-        savepoint.rollback()
-        raise
-    else:
+    with lost_connection_reported():
+        savepoint = connection.begin_nested()
+        try:
+            yield
+        except IntegrityError as error:
+            savepoint.rollback()
+            kind = _kind(error)
+            if kind == "unique":
+                columns = _unique_columns(error)
+                message = duplicates.get(columns, next(iter(duplicates.values())))
+                raise Conflict(message) from None
+            if kind == "foreign_key":
+                raise NotFound(missing) from None
+            raise InvalidInput(invalid) from None
         savepoint.commit()

@@ -23,10 +23,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 
 from adapters.sql import tables as t
-from adapters.sql.errors import LOST_CONNECTION, StorageUnavailable, guarded, is_disconnect
+from adapters.sql.errors import guarded, lost_connection_reported
 from adapters.sql.serialisation import EventCodec
 from portal_core.audit import AuditRecord, SealedAuditRecord, seal
 from portal_core.cases.model import (
@@ -36,7 +35,7 @@ from portal_core.cases.model import (
     CaseStatus,
     Priority,
 )
-from portal_core.errors import ConcurrencyConflict, NotFound
+from portal_core.errors import ConcurrencyConflict, Conflict, NotFound
 from portal_core.organisations.model import Organisation, Role, User
 from portal_core.ports import CaseQuery, OutboxMessage, Page
 
@@ -55,12 +54,8 @@ class Database:
     def execute(
         self, statement: Executable, parameters: Sequence[Mapping[str, Any]] | None = None
     ) -> CursorResult[Any]:
-        try:
+        with lost_connection_reported():
             return self.connection.execute(statement, parameters)
-        except DBAPIError as error:
-            if is_disconnect(error):
-                raise StorageUnavailable(LOST_CONNECTION) from error
-            raise
 
     def insert_or_ignore(self, table: Table, values: Mapping[str, Any]) -> bool:
         """Insert unless the row's key exists already: True if inserted.
@@ -511,47 +506,48 @@ class SqlAuditLog:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def _locked_head(self) -> SealedAuditRecord | None:
+    def _locked_last_entry(self) -> SealedAuditRecord | None:
         """The last entry, with the chain's head row locked until this transaction ends."""
-        self._db.insert_or_ignore(t.audit_head, {"id": 1, "sequence": 0, "hash": ""})
-        head = self._db.execute(
-            select(t.audit_head.c.sequence).where(t.audit_head.c.id == 1).with_for_update()
-        ).scalar_one()
-        if head == 0:
-            return None
-        row = self._db.execute(
-            select(t.audit_entries).where(t.audit_entries.c.sequence == head)
-        ).one()
-        return _sealed(row)
+        h, e = t.audit_head.c, t.audit_entries.c
+        last = (
+            select(h.sequence.label("head_sequence"), *t.audit_entries.c)
+            .select_from(t.audit_head.outerjoin(t.audit_entries, e.sequence == h.sequence))
+            .where(h.id == 1)
+            .with_for_update(of=t.audit_head)
+        )
+        row = self._db.execute(last).first()
+        if row is None:  # the very first entry: create the head, then lock it
+            self._db.insert_or_ignore(t.audit_head, {"id": 1, "sequence": 0, "hash": ""})
+            row = self._db.execute(last).one()
+        return _sealed(row) if row.head_sequence else None
 
     def append(self, record: AuditRecord) -> SealedAuditRecord:
         # Stored times come back in UTC; sealing the UTC form keeps the hash verifiable.
         record = evolve(record, at=record.at.astimezone(UTC), details=dict(record.details))
-        sealed = seal(record, after=self._locked_head())
-        with guarded(
-            self._db.connection,
-            duplicates={frozenset({"audit_entries.id"}): "That audit entry exists already."},
-        ):
-            self._db.execute(
-                insert(t.audit_entries).values(
-                    sequence=sealed.sequence,
-                    id=record.id,
-                    at=record.at,
-                    actor_id=record.actor_id,
-                    organisation_id=record.organisation_id,
-                    action=record.action,
-                    subject_type=record.subject_type,
-                    subject_id=record.subject_id,
-                    details=dict(record.details),
-                    previous_hash=sealed.previous_hash,
-                    hash=sealed.hash,
-                )
-            )
-            self._db.execute(
-                update(t.audit_head)
-                .where(t.audit_head.c.id == 1)
-                .values(sequence=sealed.sequence, hash=sealed.hash)
-            )
+        sealed = seal(record, after=self._locked_last_entry())
+        added = self._db.insert_or_ignore(
+            t.audit_entries,
+            {
+                "sequence": sealed.sequence,
+                "id": record.id,
+                "at": record.at,
+                "actor_id": record.actor_id,
+                "organisation_id": record.organisation_id,
+                "action": record.action,
+                "subject_type": record.subject_type,
+                "subject_id": record.subject_id,
+                "details": dict(record.details),
+                "previous_hash": sealed.previous_hash,
+                "hash": sealed.hash,
+            },
+        )
+        if not added:
+            raise Conflict("That audit entry exists already.")
+        self._db.execute(
+            update(t.audit_head)
+            .where(t.audit_head.c.id == 1)
+            .values(sequence=sealed.sequence, hash=sealed.hash)
+        )
         return sealed
 
     def entries(self, *, after_sequence: int = 0) -> Iterator[SealedAuditRecord]:
@@ -587,22 +583,21 @@ class SqlOutbox:
 
     def add(self, message: OutboxMessage) -> None:
         kind, document = self._db.codec.dump(message.event)
-        with guarded(
-            self._db.connection,
-            duplicates={frozenset({"outbox_messages.id"}): "That outbox message exists already."},
-        ):
-            self._db.execute(
-                insert(t.outbox_messages).values(
-                    id=message.id,
-                    kind=kind,
-                    payload=document,
-                    created_at=message.created_at,
-                    attempts=message.attempts,
-                    available_at=message.available_at,
-                    last_error=message.last_error,
-                    delivered_at=message.delivered_at,
-                )
-            )
+        added = self._db.insert_or_ignore(
+            t.outbox_messages,
+            {
+                "id": message.id,
+                "kind": kind,
+                "payload": document,
+                "created_at": message.created_at,
+                "attempts": message.attempts,
+                "available_at": message.available_at,
+                "last_error": message.last_error,
+                "delivered_at": message.delivered_at,
+            },
+        )
+        if not added:
+            raise Conflict("That outbox message exists already.")
 
     def claim(self, *, limit: int, now: datetime, lease: timedelta) -> Sequence[OutboxMessage]:
         o = t.outbox_messages.c

@@ -8,7 +8,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from adapters.sql.errors import LOST_CONNECTION, StorageUnavailable, is_disconnect
+from adapters.sql.errors import StorageUnavailable, lost_connection_reported
 from adapters.sql.repositories import (
     Database,
     SqlAttachmentRepository,
@@ -86,12 +86,8 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         connection = self._live()
-        try:
+        with lost_connection_reported():
             connection.commit()
-        except DBAPIError as error:
-            if is_disconnect(error):
-                raise StorageUnavailable(LOST_CONNECTION) from error
-            raise
 
     def rollback(self) -> None:
         connection = self._live()

@@ -1,0 +1,261 @@
+"""What only the SQL adapter has: migrations, the schema check, database constraints and
+faults, and the verification of the stored audit chain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, create_engine, make_url, text
+from sqlalchemy.exc import DBAPIError
+
+from adapters.sql import SchemaOutOfDate, SqlStorage, StorageUnavailable
+from adapters.sql.tables import metadata
+from portal_core.errors import NotFound
+
+from .factories import audit_record, case, organisation
+
+
+def test_the_migrations_build_exactly_the_tables_the_code_uses(sql_storage: SqlStorage) -> None:
+    with sql_storage.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    assert differences == []
+
+
+def test_a_migrated_database_is_current(sql_storage: SqlStorage) -> None:
+    assert sql_storage.schema_is_current()
+    sql_storage.require_current_schema()
+    sql_storage.upgrade()  # upgrading a current schema changes nothing
+    assert sql_storage.schema_is_current()
+
+
+def test_an_empty_embedded_database_migrates_itself(tmp_path: Path) -> None:
+    storage = SqlStorage.from_url(f"sqlite:///{tmp_path / 'new.db'}")
+    try:
+        assert storage.is_embedded
+        assert not storage.schema_is_current()
+        storage.prepare()
+        assert storage.schema_is_current()
+        with storage.unit_of_work() as work:
+            work.organisations.add(organisation("org-1"))
+            work.commit()
+    finally:
+        storage.dispose()
+
+
+@pytest.fixture
+def empty_postgres_url(postgres_database_url: str) -> Iterator[str]:
+    """The session's database seen through an empty schema of its own (cheaper than a database)."""
+    schema = f"empty_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(postgres_database_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.mark.postgres
+def test_a_production_database_out_of_date_refuses_to_start(empty_postgres_url: str) -> None:
+    storage = SqlStorage.from_url(empty_postgres_url)
+    try:
+        assert not storage.is_embedded
+        with pytest.raises(SchemaOutOfDate, match=r"Run `portal db upgrade`"):
+            storage.prepare()
+        storage.upgrade()
+        storage.prepare()
+        assert storage.schema_is_current()
+    finally:
+        storage.dispose()
+
+
+def test_a_plain_postgresql_url_uses_psycopg_3() -> None:
+    storage = SqlStorage.from_url("postgresql://portal@db.example/portal")
+    assert storage.engine.dialect.driver == "psycopg"
+    storage.dispose()
+
+
+def test_an_unknown_database_is_refused() -> None:
+    with pytest.raises(ValueError, match="Unsupported database"):
+        SqlStorage.from_url("mysql://portal@db.example/portal")
+
+
+def test_the_embedded_database_uses_wal_and_enforces_foreign_keys(tmp_path: Path) -> None:
+    storage = SqlStorage.from_url(f"sqlite:///{tmp_path / 'portal.db'}")
+    try:
+        with storage.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        storage.dispose()
+
+
+def test_a_case_of_an_unknown_organisation_is_refused_as_not_found(
+    sql_storage: SqlStorage,
+) -> None:
+    with sql_storage.unit_of_work() as work:
+        with pytest.raises(NotFound, match="organisation does not exist"):
+            work.cases.add(case("c-1", "org-9"))
+        work.organisations.add(organisation("org-1"))  # still usable
+        work.commit()
+    with sql_storage.unit_of_work() as work:
+        assert work.cases.get("c-1") is None
+        assert work.organisations.get("org-1") is not None
+
+
+# --- the audit trail ----------------------------------------------------------------------
+
+
+def _append_audit(storage: SqlStorage, count: int) -> None:
+    with storage.unit_of_work() as work:
+        for number in range(1, count + 1):
+            work.audit.append(audit_record(f"a-{number}", minute=number))
+        work.commit()
+
+
+def _without_append_only_guard(connection: Connection) -> None:
+    """What someone with the database owner's rights could do: switch the guard off."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("ALTER TABLE audit_entries DISABLE TRIGGER USER")
+    else:
+        connection.exec_driver_sql("DROP TRIGGER audit_entries_no_update")
+        connection.exec_driver_sql("DROP TRIGGER audit_entries_no_delete")
+
+
+@pytest.fixture
+def restores_audit_guard(sql_storage: SqlStorage) -> Iterator[SqlStorage]:
+    yield sql_storage
+    if sql_storage.engine.dialect.name == "postgresql":
+        with sql_storage.engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE audit_entries ENABLE TRIGGER USER")
+
+
+def test_an_intact_audit_chain_verifies(sql_storage: SqlStorage) -> None:
+    assert sql_storage.verify_audit_chain().ok
+    _append_audit(sql_storage, 5)
+    verification = sql_storage.verify_audit_chain()
+    assert (verification.ok, verification.entries_checked) == (True, 5)
+    assert verification.first_broken_sequence is None
+
+
+def test_the_audit_trail_cannot_be_changed_or_deleted(sql_storage: SqlStorage) -> None:
+    _append_audit(sql_storage, 2)
+    for statement in (
+        "UPDATE audit_entries SET action = 'nothing' WHERE sequence = 1",
+        "DELETE FROM audit_entries WHERE sequence = 2",
+    ):
+        with (
+            sql_storage.engine.connect() as connection,
+            pytest.raises(DBAPIError, match="append-only"),
+        ):
+            connection.exec_driver_sql(statement)
+    assert sql_storage.verify_audit_chain().ok
+
+
+def test_a_changed_entry_is_named_as_the_first_broken_one(restores_audit_guard: SqlStorage) -> None:
+    storage = restores_audit_guard
+    _append_audit(storage, 5)
+    with storage.engine.begin() as connection:
+        _without_append_only_guard(connection)
+        connection.exec_driver_sql(
+            "UPDATE audit_entries SET actor_id = 'someone-else' WHERE sequence = 3"
+        )
+    verification = storage.verify_audit_chain()
+    assert (verification.ok, verification.first_broken_sequence, verification.first_broken_id) == (
+        False,
+        3,
+        "a-3",
+    )
+    assert verification.entries_checked == 3
+
+
+def test_a_removed_entry_in_the_middle_breaks_the_chain(restores_audit_guard: SqlStorage) -> None:
+    storage = restores_audit_guard
+    _append_audit(storage, 5)
+    with storage.engine.begin() as connection:
+        _without_append_only_guard(connection)
+        connection.exec_driver_sql("DELETE FROM audit_entries WHERE sequence = 2")
+    verification = storage.verify_audit_chain()
+    assert (verification.ok, verification.first_broken_sequence, verification.first_broken_id) == (
+        False,
+        3,
+        "a-3",
+    )
+
+
+def test_removed_newest_entries_are_noticed(restores_audit_guard: SqlStorage) -> None:
+    storage = restores_audit_guard
+    _append_audit(storage, 5)
+    with storage.engine.begin() as connection:
+        _without_append_only_guard(connection)
+        connection.exec_driver_sql("DELETE FROM audit_entries WHERE sequence > 3")
+    verification = storage.verify_audit_chain()
+    assert (verification.ok, verification.entries_checked, verification.first_broken_sequence) == (
+        False,
+        3,
+        4,
+    )
+    assert verification.problem == "Entries 4 to 5 are missing."
+
+
+# --- faults ------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_mid_transaction_writes_nothing(postgres_storage: SqlStorage) -> None:
+    storage = postgres_storage
+    with storage.unit_of_work() as work:
+        work.organisations.add(organisation("org-1"))
+        work.audit.append(audit_record("a-1"))
+        with storage.engine.connect() as other:
+            terminated = other.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND state = 'idle in transaction' "
+                    "AND pid <> pg_backend_pid()"
+                )
+            ).all()
+            other.rollback()
+        assert terminated == [(True,)]
+        with pytest.raises(StorageUnavailable, match="nothing from this unit of work was saved"):
+            work.organisations.add(organisation("org-2"))
+    with storage.unit_of_work() as work:  # the pool recovers by itself
+        assert work.organisations.list() == []
+        assert list(work.audit.entries()) == []
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_at_commit_writes_nothing(postgres_storage: SqlStorage) -> None:
+    storage = postgres_storage
+    with storage.unit_of_work() as work:
+        work.organisations.add(organisation("org-1"))
+        with storage.engine.connect() as other:
+            other.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND state = 'idle in transaction' "
+                    "AND pid <> pg_backend_pid()"
+                )
+            )
+            other.rollback()
+        with pytest.raises(StorageUnavailable):
+            work.commit()
+    with storage.unit_of_work() as work:
+        assert work.organisations.list() == []
+
+
+def test_an_unreachable_database_is_reported_clearly() -> None:
+    storage = SqlStorage.from_url(
+        "postgresql+psycopg://portal@127.0.0.1:1/portal?connect_timeout=1"
+    )
+    try:
+        with pytest.raises(StorageUnavailable, match="cannot be reached"), storage.unit_of_work():
+            pass
+    finally:
+        storage.dispose()
