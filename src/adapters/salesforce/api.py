@@ -25,7 +25,8 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from adapters.salesforce.auth import AccessToken, SalesforceAuth, TokenCache
@@ -111,9 +112,8 @@ class SalesforceApi:
         as they are (e.g. 404 for a lookup) instead of raising."""
         retrying = Retrying(
             stop=stop_after_attempt(self._retry.attempts),
-            wait=wait_exponential_jitter(
-                initial=self._retry.initial_wait, max=self._retry.max_wait
-            ),
+            wait=wait_exponential(multiplier=self._retry.initial_wait, max=self._retry.max_wait)
+            + wait_random(0, self._retry.initial_wait),
             retry=retry_if_exception_type(_Transient),
             sleep=self._sleep,
         )
