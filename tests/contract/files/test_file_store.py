@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from adapters.local.files import UploadTooLarge
 from adapters.memory import SequentialIds
 from adapters.zipstream import stream_zip
 from portal_core.cases.content import Refusal
@@ -257,3 +258,39 @@ def test_a_png_that_is_not_a_png_is_quarantined(harness: StoreHarness):
         service.confirm_upload(CLIENT, ConfirmUpload(upload_id=grant.upload_id, display_name="a"))
     assert refused.value.refusal is Refusal.CONTENT_MISMATCH
     assert harness.store.describe(f"quarantine/org/acme/{grant.upload_id}") is not None
+
+
+def test_a_file_over_the_limit_is_never_kept(harness: StoreHarness):
+    service = file_service(harness, max_file_size=1_000)
+    grant = service.request_upload(
+        CLIENT, RequestUpload(display_name="big.pdf", content_type="application/pdf")
+    )
+    too_big = b"%PDF-" + b"0" * 996
+    try:
+        harness.upload(grant.ticket, too_big)
+    except UploadTooLarge:
+        pass  # refused while streaming (local disk); S3 refuses by policy, moto does not
+    else:
+        with pytest.raises(FileRefused) as refused:
+            service.confirm_upload(
+                CLIENT, ConfirmUpload(upload_id=grant.upload_id, display_name="big.pdf")
+            )
+        assert refused.value.refusal is Refusal.TOO_LARGE
+    assert harness.store.usage("") == 0
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../../../etc/passwd.pdf", "CON.pdf", "a\x00b.pdf", "x" * 10_000 + ".pdf", "gpj\u202e.pdf"],
+)
+def test_a_hostile_file_name_never_reaches_the_key(harness: StoreHarness, name: str):
+    service = file_service(harness)
+    grant = send(harness, service, PDF, "application/pdf", name)
+    uploaded = service.confirm_upload(
+        CLIENT, ConfirmUpload(upload_id=grant.upload_id, display_name=name)
+    )
+    assert grant.ticket.key == f"incoming/org/acme/{grant.upload_id}"
+    assert uploaded.storage_key == f"org/acme/upload/{grant.upload_id}"
+    assert uploaded.display_name == grant.display_name
+    assert len(uploaded.display_name) <= 180
+    assert not any(ch in uploaded.display_name for ch in "/\\\x00\u202e")
