@@ -64,7 +64,7 @@ ALLOWED_TYPES: dict[str, AllowedType] = {
         _allowed(
             "text/plain",
             ContentFamily.TEXT,
-            *("txt", "log", "conf", "cfg", "ini", "toml", "yaml", "yml", "properties", "env"),
+            *("txt", "log", "conf", "config", "cfg", "ini", "toml", "yaml", "yml", "properties"),
             compressed=False,
         ),
         _allowed("text/csv", ContentFamily.TEXT, "csv", compressed=False),
@@ -235,16 +235,25 @@ _BINARY_SIGNATURES: dict[ContentFamily, tuple[bytes, ...]] = {
     ContentFamily.ZIP: _ZIP_SIGNATURES,
 }
 
-# What makes a browser treat bytes as a web page or an image that runs script: the HTML
-# sniffing patterns of the WHATWG MIME Sniffing standard, plus SVG and XHTML.
+# What makes a browser treat bytes as a web page: the HTML sniffing patterns of the WHATWG
+# MIME Sniffing standard (at the start, after white space), plus SVG.
 _PAGE_START = re.compile(
-    rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?<(?:!doctype\s+html|html|head|body|script|"
-    rb"iframe|svg|object|embed|style|title|a\s|br|p[\s>]|div|table|font|h1|img|!--)",
+    rb"\A(?:\xef\xbb\xbf)?\s*<(?:!doctype\s+html|html|head|body|script|iframe|svg|object|embed|"
+    rb"style|title|a\s|br|p[\s>]|div|table|font|h1|img|!--)",
     re.IGNORECASE,
 )
-_ACTIVE_ANYWHERE = re.compile(
+_XML_DECLARATION = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*<\?xml\s", re.IGNORECASE)
+# XML runs script only as SVG or XHTML, or when a stylesheet turns it into a page; elements
+# that merely share a name (an Ant `<script>` task, a SOAP `<Body>`) are inert.
+_ACTIVE_IN_XML = re.compile(
+    rb"<(?:svg|html)[\s>/]|<!doctype\s+html|<\?xml-stylesheet|"
+    rb"xmlns(?::[\w.-]+)?\s*=\s*[\"']http://www\.w3\.org/(?:2000/svg|1999/xhtml)",
+    re.IGNORECASE,
+)
+# Markup that no image, PDF or archive holds by accident in its first kilobytes.
+_ACTIVE_IN_BINARY = re.compile(
     rb"<(?:script|svg|html|iframe|object|embed|body)[\s>/]|<!doctype\s+html|"
-    rb"<\?xml-stylesheet|xmlns(?::\w+)?\s*=\s*[\"']http://www\.w3\.org/(?:2000/svg|1999/xhtml)|"
+    rb"<\?xml-stylesheet|xmlns(?::[\w.-]+)?\s*=\s*[\"']http://www\.w3\.org/(?:2000/svg|1999/xhtml)|"
     rb"javascript:",
     re.IGNORECASE,
 )
@@ -281,10 +290,13 @@ def _text(head: bytes, *, truncated: bool) -> str | None:
 
 def _has_active_markup(family: ContentFamily, head: bytes) -> bool:
     if family in (ContentFamily.TEXT, ContentFamily.JSON):
+        if _XML_DECLARATION.match(head):
+            # An XML configuration file sent as text: judged as XML.
+            return bool(_ACTIVE_IN_XML.search(head))
         # Logs and data may quote markup (a web server's log of an attack, say); they are
         # served as attachments of a fixed type, so only a file that *is* a page is refused.
         return bool(_PAGE_START.match(head))
-    # XML is refused when it is (or embeds, or styles itself into) a page or an SVG image;
-    # binary formats never contain markup by accident in their first kilobytes: if they do,
-    # the file is a polyglot built to be read as a page as well.
-    return bool(_ACTIVE_ANYWHERE.search(head))
+    if family is ContentFamily.XML:
+        return bool(_ACTIVE_IN_XML.search(head))
+    # A binary file with markup in its head is a polyglot built to be read as a page too.
+    return bool(_ACTIVE_IN_BINARY.search(head))

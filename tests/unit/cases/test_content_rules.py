@@ -131,6 +131,19 @@ def test_web_pages_and_svg_are_refused_whatever_text_type_they_claim(declared: s
     assert verdict_for(declared, content).refusal is Refusal.ACTIVE_CONTENT
 
 
+@pytest.mark.parametrize(
+    ("declared", "content"),
+    [
+        ("application/xml", b'<?xml version="1.0"?><project><target><script language="js"/>'),
+        ("application/xml", b'<Envelope xmlns="http://schemas.xmlsoap.org/soap/envelope/"><Body/>'),
+        ("application/xml", b"<!-- logging --><configuration><appender/></configuration>"),
+        ("text/plain", b'<?xml version="1.0"?>\n<!-- web.config --><configuration/>'),
+    ],
+)
+def test_xml_that_only_shares_names_with_web_markup_is_accepted(declared: str, content: bytes):
+    assert verdict_for(declared, content).accepted
+
+
 def test_a_log_that_merely_quotes_markup_is_accepted():
     log = b'10.0.0.7 - - [02/Mar/2026] "GET /?q=<script>alert(1)</script> HTTP/1.1" 400\n'
     assert verdict_for("text/plain", log).accepted
