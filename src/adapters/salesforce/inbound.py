@@ -171,6 +171,7 @@ def change_from_record(
         priority=case.priority,
         portal_case_id=record.portal_case_id,
         from_portal=codec.is_portal_user(record.last_modified_by),
+        whole_record=True,
     )
 
 

@@ -54,6 +54,8 @@ class InboundCaseChange:
     """The portal's own case id when the case was created by the portal (the external id field)."""
     from_portal: bool = False
     """Made by the portal's own integration user or client: an echo of the portal's own write."""
+    whole_record: bool = False
+    """Read in full from the case system: a None here is an empty value, not a missing one."""
 
     def __attrs_post_init__(self) -> None:
         if not self.source or not self.event_id or not self.external_id:
@@ -62,7 +64,9 @@ class InboundCaseChange:
     @property
     def is_complete(self) -> bool:
         """Carries everything needed to import a case the portal does not know yet."""
-        return None not in (self.number, self.subject, self.status)
+        if None in (self.number, self.subject, self.status):
+            return False
+        return self.whole_record or self.account_id is not None
 
 
 @frozen(kw_only=True)

@@ -178,14 +178,17 @@ class SyncService:
         events: list[DomainEvent],
         incomplete: list[str],
     ) -> Case | None:
+        if not change.is_complete:
+            incomplete.append(change.external_id)
+            return None
         organisation = (
             uow.organisations.by_external_account(change.account_id) if change.account_id else None
         )
         if organisation is None:
             raise UnknownAccount(change.external_id, change.account_id)
-        if change.number is None or change.subject is None or change.status is None:
-            incomplete.append(change.external_id)
-            return None
+        assert change.number is not None
+        assert change.subject is not None
+        assert change.status is not None
         now = self._clock.now()
         case, submitted = Case.submit(
             case_id=self._ids.new_id(),

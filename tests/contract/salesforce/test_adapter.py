@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.salesforce import (
     ClientCredentialsAuth,
@@ -260,9 +262,6 @@ def test_the_jwt_assertion_names_the_app_the_user_and_the_login_url(
 
 
 def test_a_jwt_signed_with_another_key_is_refused(sf_http: httpx.Client) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = other.private_bytes(
         serialization.Encoding.PEM,

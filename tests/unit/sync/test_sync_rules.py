@@ -212,3 +212,16 @@ def test_a_salesforce_case_without_subject_is_imported_under_its_number() -> Non
     case = world.case_by_external_id("500000000000001AAA")
     assert case is not None
     assert case.subject == "Case 00001001"
+
+
+def test_a_new_case_without_its_account_asks_to_be_read_in_full() -> None:
+    world = make_world()
+    with pytest.raises(IncompleteChange):
+        world.service.apply([change("e1", account_id=None)])
+
+
+def test_a_case_read_in_full_without_an_account_is_of_no_client() -> None:
+    world = make_world()
+    whole = evolve(change("e1", account_id=None), whole_record=True)
+    with pytest.raises(UnknownAccount, match="no account"):
+        world.service.apply([whole])
