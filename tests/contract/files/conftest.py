@@ -57,7 +57,7 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def s3_client(moto_endpoint: str):  # type: ignore[no-untyped-def]
+def s3_client(moto_endpoint: str):
     return boto3.client(
         "s3",
         endpoint_url=moto_endpoint,
@@ -123,7 +123,7 @@ def local_disk_store(tmp_path: Path) -> StoreHarness:
 
 
 @pytest.fixture
-def s3_store(s3_client) -> StoreHarness:  # type: ignore[no-untyped-def]
+def s3_store(s3_client) -> StoreHarness:
     bucket = f"portal-{uuid.uuid4().hex[:12]}"
     s3_client.create_bucket(Bucket=bucket)
     clock = WallClock()

@@ -93,7 +93,7 @@ def cognito_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def cognito_client(cognito_endpoint: str):  # type: ignore[no-untyped-def]
+def cognito_client(cognito_endpoint: str):
     return boto3.client(
         "cognito-idp", endpoint_url=cognito_endpoint, region_name=REGION, **CREDENTIALS
     )
@@ -124,7 +124,7 @@ class PoolIds:
 
 
 @pytest.fixture(scope="session")
-def cognito_pool_ids(cognito_client) -> PoolIds:  # type: ignore[no-untyped-def]
+def cognito_pool_ids(cognito_client) -> PoolIds:
     """One pool for the session: moto takes a good part of a second to make one."""
     pool_id = cognito_client.create_user_pool(PoolName="portal")["UserPool"]["Id"]
     client_id = cognito_client.create_user_pool_client(
@@ -135,7 +135,7 @@ def cognito_pool_ids(cognito_client) -> PoolIds:  # type: ignore[no-untyped-def]
     return PoolIds(pool_id, client_id)
 
 
-def empty_pool(client, pool_id: str) -> None:  # type: ignore[no-untyped-def]
+def empty_pool(client, pool_id: str) -> None:
     for user in client.list_users(UserPoolId=pool_id)["Users"]:
         client.admin_delete_user(UserPoolId=pool_id, Username=user["Username"])
     for group in client.list_groups(UserPoolId=pool_id)["Groups"]:
@@ -143,7 +143,7 @@ def empty_pool(client, pool_id: str) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def cognito_pool(  # type: ignore[no-untyped-def]
+def cognito_pool(
     cognito_client, cognito_pool_ids: PoolIds, cognito_endpoint: str, signing_keys
 ) -> Iterator[CognitoPool]:
     pool_id, client_id = cognito_pool_ids.pool_id, cognito_pool_ids.client_id
@@ -197,7 +197,7 @@ def id_claims(pool: CognitoPool, user: User, **changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def cognito_identity(cognito_pool: CognitoPool, cognito_client, signing_keys) -> IdentityHarness:  # type: ignore[no-untyped-def]
+def cognito_identity(cognito_pool: CognitoPool, cognito_client, signing_keys) -> IdentityHarness:
     pool = cognito_pool
     provider = CognitoIdentityProvider(
         cognito_client, pool.settings, JwksKeys(pool.http, pool.settings.jwks_url)

@@ -58,7 +58,7 @@ def test_each_refusal_logs_its_reason_but_never_the_token(
     assert token not in caplog.text
 
 
-def provider_for(pool: CognitoPool, client, **changes) -> CognitoIdentityProvider:  # type: ignore[no-untyped-def]
+def provider_for(pool: CognitoPool, client, **changes) -> CognitoIdentityProvider:
     settings = evolve(pool.settings, **changes)
     return CognitoIdentityProvider(client, settings, JwksKeys(pool.http, settings.jwks_url))
 
