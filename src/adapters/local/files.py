@@ -200,6 +200,27 @@ class LocalDiskFileStore:
         self._object_path(key).unlink(missing_ok=True)
         self._meta_path(key).unlink(missing_ok=True)
 
+    def expire(self, prefix: str, *, older_than: timedelta) -> int:
+        """Delete objects under `prefix` last written more than `older_than` ago; how many.
+
+        What an S3 lifecycle rule does for `incoming/` (abandoned uploads) and `quarantine/`
+        (reviewed files); the worker or the CLI calls it for local disk.
+        """
+        cutoff = (self._clock.now() - older_than).timestamp()
+        directory = prefix.rpartition("/")[0]
+        if directory and not _KEY.fullmatch(directory):
+            return 0
+        base = self._root / "objects"
+        removed = 0
+        for folder, _, names in os.walk(base / directory if directory else base):
+            for name in names:
+                path = Path(folder) / name
+                key = path.relative_to(base).as_posix()
+                if key.startswith(prefix) and path.stat().st_mtime < cutoff:
+                    self.delete(key)
+                    removed += 1
+        return removed
+
     # --- the routes' side -------------------------------------------------------------------
 
     def accept_upload(

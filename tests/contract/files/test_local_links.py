@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -215,3 +216,20 @@ def test_every_key_is_refused_or_stays_inside_the_root(
     resolved = (tmp_path / "objects" / key).resolve()
     assert resolved.is_relative_to((tmp_path / "objects").resolve())
     assert ".." not in Path(key).parts
+
+
+def test_abandoned_uploads_expire_and_newer_ones_stay(
+    store: LocalDiskFileStore, tmp_path: Path, clock: FixedClock
+):
+    store.accept_upload(upload_token(store, key="incoming/org/acme/old"), [b"old"])
+    store.accept_upload(upload_token(store, key="incoming/org/acme/new"), [b"new"])
+    store.accept_upload(upload_token(store, key="org/acme/upload/kept"), [b"kept"])
+    day_ago = (clock.now() - timedelta(days=1, seconds=1)).timestamp()
+    for key in ("incoming/org/acme/old", "org/acme/upload/kept"):
+        os.utime(tmp_path / "objects" / key, (day_ago, day_ago))
+    hour_ago = (clock.now() - timedelta(hours=1)).timestamp()
+    os.utime(tmp_path / "objects" / "incoming/org/acme/new", (hour_ago, hour_ago))
+    assert store.expire("incoming/", older_than=timedelta(days=1)) == 1
+    assert store.describe("incoming/org/acme/old") is None
+    assert store.describe("incoming/org/acme/new") is not None
+    assert store.describe("org/acme/upload/kept") is not None
