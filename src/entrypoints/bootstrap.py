@@ -59,6 +59,7 @@ class Container:
     dispatcher: EventDispatcher
     cases: CaseService
     uploads: FileService
+    file_limits: FileLimits
     billing: BillingService
     sign_in: SignInService
     database: SqlStorage | None
@@ -101,6 +102,7 @@ def bootstrap(
         uow = database.unit_of_work
     if files is None:
         files = _open_file_store(settings, clock)
+    file_limits = FileLimits()
     if password_hasher is None or totp is None or tokens is None:
         from adapters.local.identity import (  # noqa: PLC0415 (argon2 and pyotp load on demand)
             Argon2PasswordHasher,
@@ -119,7 +121,8 @@ def bootstrap(
         files=files,
         dispatcher=dispatcher,
         cases=CaseService(uow=uow, clock=clock, ids=ids, files=files, dispatcher=dispatcher),
-        uploads=FileService(files=files, ids=ids, limits=FileLimits()),
+        uploads=FileService(files=files, ids=ids, limits=file_limits),
+        file_limits=file_limits,
         billing=BillingService(
             uow=uow,
             clock=clock,

@@ -13,7 +13,7 @@ from adapters.memory import FixedClock, InMemoryFileStore, InMemoryStorage, Sequ
 from entrypoints.bootstrap import Container, bootstrap
 from entrypoints.settings import Settings
 from entrypoints.web import create_app
-from portal_core.ports import UnitOfWork, UnitOfWorkFactory
+from portal_core.ports import FileStore, UnitOfWork, UnitOfWorkFactory
 
 TEST_HOST = "testserver.local"
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -31,15 +31,21 @@ def settings_for(tmp_path: Path, **variables: str) -> Settings:
     return Settings.from_env(environ, cwd=tmp_path)
 
 
-def container_on_fakes(settings: Settings, *, uow: UnitOfWorkFactory | None = None) -> Container:
+def container_on_fakes(
+    settings: Settings,
+    *,
+    uow: UnitOfWorkFactory | None = None,
+    files: FileStore | None = None,
+    clock: FixedClock | None = None,
+) -> Container:
     """The real wiring, with the storage, files, clock and ids swapped for in-memory fakes."""
-    clock = FixedClock()
+    clock = clock or FixedClock()
     return bootstrap(
         settings,
         clock=clock,
         ids=SequentialIds(),
         uow=uow or InMemoryStorage().unit_of_work,
-        files=InMemoryFileStore(clock),
+        files=files or InMemoryFileStore(clock),
     )
 
 

@@ -24,10 +24,12 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
+from adapters.local.files import LocalDiskFileStore
 from entrypoints.bootstrap import Container, bootstrap, configure_logging
 from entrypoints.demo import load_demo_data
 from entrypoints.settings import Settings
 from entrypoints.web.dependencies import portal_dependencies
+from entrypoints.web.files import local_file_routes
 from entrypoints.web.health import HealthController
 from entrypoints.web.pages import StartPage
 from entrypoints.web.problems import problem_details_config, unexpected_error_handlers
@@ -46,11 +48,15 @@ def create_app(
     `route_handlers` are mounted beside the portal's own, for embedding the portal in a larger
     app; they get the same headers, host checks and error handling."""
     settings = container.settings
+    own_routes: list[ControllerRouterHandler] = [StartPage, HealthController]
+    if isinstance(container.files, LocalDiskFileStore):
+        own_routes.append(
+            local_file_routes(container.files, max_file_size=container.file_limits.max_file_size)
+        )
 
     return Litestar(
         route_handlers=[
-            StartPage,
-            HealthController,
+            *own_routes,
             create_static_files_router(
                 path="/static", directories=[HERE / "static"], include_in_schema=False
             ),

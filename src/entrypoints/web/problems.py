@@ -18,6 +18,7 @@ from litestar.exceptions import HTTPException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException
 from litestar.types import ExceptionHandlersMap
 
+from adapters.local.files import UploadTooLarge
 from portal_core.errors import (
     ConcurrencyConflict,
     Conflict,
@@ -37,6 +38,7 @@ GENERIC_DETAIL = (
 )
 
 DOMAIN_STATUS: Mapping[type[DomainError], tuple[HTTPStatus, str]] = {
+    UploadTooLarge: (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Too large"),
     NotFound: (HTTPStatus.NOT_FOUND, "Not found"),
     PermissionDenied: (HTTPStatus.FORBIDDEN, "Not allowed"),
     InvalidInput: (HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid input"),
