@@ -32,6 +32,8 @@ from portal_core.billing.rounding import (
 )
 from portal_core.billing.service import EditTime, IssueCreditNote, LogTime
 from portal_core.billing.time_entries import TimeEntry
+from portal_core.cases.model import Case, CaseStatus
+from portal_core.cases.service import ChangeStatus
 from portal_core.errors import DomainError
 from tests.unit.billing.builders import START, World, contract, make_world
 
@@ -380,3 +382,79 @@ class BillingHistory(RuleBasedStateMachine):
 
 TestBillingHistory = BillingHistory.TestCase
 TestBillingHistory.settings = settings(stateful_step_count=25)
+
+
+class PerCaseHistory(RuleBasedStateMachine):
+    """Per-case billing over random histories of logging, resolving, reopening, drafting and
+    issuing: no entry is ever on two invoices, and drafting a case twice in a row creates
+    nothing the second time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.world: World = make_world()
+        self.world.set_contract(grouping=Grouping.PER_CASE)
+        self.cases = [self.world.open_case(subject=s) for s in ("Audit", "Payroll")]
+
+    def _case(self, pick: int) -> Case:
+        case = self.world.storage.state.cases[self.cases[pick % len(self.cases)].id]
+        return case
+
+    @rule(pick=st.integers(0, 1), minutes=st.integers(1, 300), billable=st.booleans())
+    def log_time(self, pick: int, minutes: int, billable: bool) -> None:
+        self.world.billing.log_time(
+            self.world.staff,
+            LogTime(
+                case_id=self._case(pick).id,
+                role="Engineer",
+                work_date=date(2026, 10, 5),
+                minutes=minutes,
+                description="",
+                billable=billable,
+            ),
+        )
+
+    @rule(
+        pick=st.integers(0, 1),
+        status=st.sampled_from([CaseStatus.RESOLVED, CaseStatus.IN_PROGRESS]),
+    )
+    def move(self, pick: int, status: CaseStatus) -> None:
+        with contextlib.suppress(DomainError):
+            self.world.cases.change_status(
+                self.world.staff, ChangeStatus(case_id=self._case(pick).id, status=status)
+            )
+
+    @rule(pick=st.integers(0, 1))
+    def draft_twice(self, pick: int) -> None:
+        case = self._case(pick)
+        try:
+            first = self.world.billing.draft_for_resolved_case(self.world.staff, case.id)
+        except DomainError:
+            return
+        before = self.world.snapshot()
+        again = self.world.billing.draft_for_resolved_case(self.world.staff, case.id)
+        assert (again.id if again else None) == (first.id if first else None)
+        assert self.world.snapshot() == before
+
+    @rule(pick=st.integers(0, 10))
+    def issue(self, pick: int) -> None:
+        drafts = sorted(
+            (i for i in self.world.storage.state.invoices.values() if i.is_draft),
+            key=lambda i: i.id,
+        )
+        if drafts:
+            self.world.billing.issue(self.world.staff, drafts[pick % len(drafts)].id)
+
+    @invariant()
+    def no_entry_is_billed_twice(self) -> None:
+        state = self.world.storage.state
+        seen: dict[str, str] = {}
+        for invoice in state.invoices.values():
+            for entry_id in invoice.calculation.entry_ids:
+                assert entry_id not in seen
+                seen[entry_id] = invoice.id
+        for entry in state.time_entries.values():
+            assert seen.get(entry.id) == entry.invoice_id
+
+
+TestPerCaseHistory = PerCaseHistory.TestCase
+TestPerCaseHistory.settings = settings(stateful_step_count=25)

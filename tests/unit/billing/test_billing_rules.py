@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+import portal_core.billing as billing
 from portal_core.billing.compute import CaseBilling, compute_invoice
 from portal_core.billing.contract import (
     CaseFee,
@@ -275,3 +276,11 @@ def test_caps_and_fees_are_whole_amounts_of_the_currency() -> None:
                 monthly_fee=Decimal("10.005"), included_minutes=60, overage_rate=Decimal(1)
             )
         )
+
+
+def test_the_billing_package_exports_exactly_its_public_names() -> None:
+    assert len(billing.__all__) == len(set(billing.__all__))
+    assert all(hasattr(billing, name) for name in billing.__all__)
+    assert {"BillingService", "Money", "Contract", "Invoice", "compute_invoice"} <= set(
+        billing.__all__
+    )
