@@ -25,7 +25,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
 from adapters.local.files import LocalDiskFileStore
-from entrypoints.bootstrap import Container, bootstrap, configure_logging
+from entrypoints.bootstrap import Container, bootstrap, configure_logging, derived_key
 from entrypoints.demo import load_demo_data
 from entrypoints.settings import Settings
 from entrypoints.web.dependencies import portal_dependencies
@@ -74,7 +74,7 @@ def create_app(
         exception_handlers=unexpected_error_handlers(),
         allowed_hosts=AllowedHostsConfig(allowed_hosts=accepted_host_headers(settings)),
         csrf_config=CSRFConfig(
-            secret=settings.secret_key,
+            secret=derived_key(settings, purpose="csrf tokens").hex(),
             # The `__Host-` prefix needs a Secure cookie, so only where the site is https.
             cookie_name="__Host-csrftoken" if settings.is_production else "csrftoken",
             cookie_secure=settings.is_production,
