@@ -8,6 +8,7 @@ SHA-256 can be kept as proof of what was issued.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -37,11 +38,18 @@ FAMILY = "DejaVuSans"
 # every embedded font costs fpdf2 a parse and a subset per document, about half the render time.
 EMPHASIS_STROKE = 0.045  # of the font size: 0.4 pt around 9-point text
 
+DEFAULT_PRODUCER = "client-portal"
+# Where the page count goes, replaced by fpdf2 once the document is complete. Private-use
+# characters, which `_clean` removes from every text printed, so no invoice text can contain
+# it (fpdf2's default "{nb}" in a description would print as the page count). Four of them
+# reserve the width of four digits (so "Page 7 of 7" ends a little short of the margin).
+PAGE_COUNT_ALIAS = "\ue000" * 4
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
+
 # Layout in points (fpdf2's unit here), written as millimetres times MM for readability.
 MM = 72 / 25.4
-DEFAULT_PRODUCER = "client-portal"
 
-# A4 in millimetres.
+# A4.
 PAGE_WIDTH = 210 * MM
 MARGIN = 18 * MM
 TOP_MARGIN = 16 * MM
@@ -78,8 +86,9 @@ RULE = 160
 
 
 def _clean(text: str) -> str:
-    """Composed characters (NFC), so an accent typed as two code points prints as one glyph."""
-    return unicodedata.normalize("NFC", text)
+    """Composed characters (NFC), so an accent typed as two code points prints as one glyph;
+    private-use characters (which no font of ours has) removed."""
+    return _PRIVATE_USE.sub("", unicodedata.normalize("NFC", text))
 
 
 @frozen
@@ -135,7 +144,7 @@ class _DocumentPdf(FPDF):
         self.cell(
             CONTENT_WIDTH / 2,
             SMALL_LINE,
-            f"Page {self.page_no()} of {{nb}}",
+            f"Page {self.page_no()} of {PAGE_COUNT_ALIAS}",
             align=Align.R,
         )
 
@@ -179,6 +188,7 @@ class Fpdf2InvoiceRenderer:
         pdf = _DocumentPdf(document)
         pdf.set_margins(MARGIN, TOP_MARGIN, MARGIN)
         pdf.set_auto_page_break(auto=True, margin=BOTTOM_MARGIN)
+        pdf.alias_nb_pages(PAGE_COUNT_ALIAS)
         pdf.add_font(FAMILY, "", FONT)
         pdf.set_title(_clean(f"{document.title} {document.number}"))
         pdf.set_author(_clean(document.firm.name))

@@ -220,3 +220,11 @@ def test_an_accent_typed_as_two_code_points_prints_as_one_letter() -> None:
     document = evolve(base, client=evolve(base.client, name=decomposed))
     text = text_of(RENDERER.render(document))
     assert unicodedata.normalize("NFC", decomposed) in text
+
+
+def test_text_that_looks_like_a_page_count_placeholder_prints_as_written() -> None:
+    base = invoice(entries=1, lines=1)
+    line = evolve(base.lines[0], description="Advice on clause {nb} and {nb}")
+    text = text_of(RENDERER.render(evolve(base, lines=(line,))))
+    assert "Advice on clause {nb} and {nb}" in text
+    assert "Page 1 of 1" in text
