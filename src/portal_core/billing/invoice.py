@@ -210,9 +210,12 @@ class Invoice:
         period: BillingPeriod | None = None,
         billing_key: str | None = None,
     ) -> Invoice:
-        if (case_id is None) == (period is None):
+        if case_id is not None and period is None:
+            key = billing_key or f"case:{case_id}"
+        elif period is not None and case_id is None:
+            key = billing_key or f"period:{period.key}"
+        else:
             raise InvalidInput("An invoice covers either one case or one month.")
-        key = billing_key or (f"case:{case_id}" if case_id else f"period:{period.key}")  # type: ignore[union-attr]
         return cls(
             id=invoice_id,
             organisation_id=organisation_id,

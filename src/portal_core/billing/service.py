@@ -81,7 +81,13 @@ from portal_core.billing.time_entries import TimeEntry, check_minutes
 from portal_core.billing.wip import WorkInProgress, work_in_progress
 from portal_core.cases.model import Case, CaseStatus, CaseStatusChanged
 from portal_core.dispatch import EventDispatcher, record_change
-from portal_core.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from portal_core.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+)
 from portal_core.events import DomainEvent
 from portal_core.organisations.model import Principal
 from portal_core.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
@@ -175,6 +181,15 @@ class IssueCreditNote:
 
 
 # --- results -----------------------------------------------------------------------------------
+
+
+@frozen(kw_only=True)
+class MonthlyRun:
+    period: BillingPeriod
+    invoices: tuple[Invoice, ...]
+    """The month's invoice of every organisation that had something to bill."""
+    refused: tuple[tuple[str, str], ...]
+    """(organisation id, reason) of every organisation whose run was refused."""
 
 
 @frozen(kw_only=True)
@@ -461,9 +476,10 @@ class BillingService:
         self._dispatcher.dispatch(events)
         return invoice
 
-    def run_month_for_all(self, principal: Principal, period: BillingPeriod) -> list[Invoice]:
+    def run_month_for_all(self, principal: Principal, period: BillingPeriod) -> MonthlyRun:
         """The monthly run: `run_month` for every organisation invoiced monthly, each in its
-        own transaction, so one organisation's error never holds up the others' invoices."""
+        own transaction, so one organisation's refusal (a role without a rate, say) never holds
+        up the others' invoices; the refusals are reported with the organisation."""
         access.require(
             billing_access.can_manage_invoices(principal), "Only the firm's staff run billing."
         )
@@ -474,11 +490,16 @@ class BillingService:
                 if (c := uow.contracts.current(o.id)) is not None and c.grouping is Grouping.MONTHLY
             ]
         invoices = []
+        refused = []
         for organisation_id in monthly:
-            invoice = self.run_month(principal, organisation_id, period)
+            try:
+                invoice = self.run_month(principal, organisation_id, period)
+            except DomainError as error:
+                refused.append((organisation_id, error.message))
+                continue
             if invoice is not None:
                 invoices.append(invoice)
-        return invoices
+        return MonthlyRun(period=period, invoices=tuple(invoices), refused=tuple(refused))
 
     def recompute(self, principal: Principal, invoice_id: str) -> Invoice:
         """Recompute a draft from the time and contract now in force."""

@@ -177,9 +177,25 @@ def test_the_monthly_run_for_all_skips_organisations_invoiced_per_case(world: Wo
     log(world, world.open_case("globex"), 60)
     world.clock.set(NOVEMBER_2ND)
 
-    invoices = world.billing.run_month_for_all(world.staff, OCTOBER)
+    run = world.billing.run_month_for_all(world.staff, OCTOBER)
 
-    assert [i.organisation_id for i in invoices] == ["acme"]
+    assert [i.organisation_id for i in run.invoices] == ["acme"]
+    assert run.refused == ()
+
+
+def test_one_organisations_refused_run_never_holds_up_the_others(world: World) -> None:
+    world.set_contract()
+    world.set_contract("globex")
+    log(world, world.open_case(), 60)
+    log(world, world.open_case("globex"), 60)
+    world.set_contract("globex", rates={"Engineer": Decimal("140.00")})  # Senior has no rate
+    world.clock.set(NOVEMBER_2ND)
+
+    run = world.billing.run_month_for_all(world.staff, OCTOBER)
+
+    assert [i.organisation_id for i in run.invoices] == ["acme"]
+    assert [organisation for organisation, _ in run.refused] == ["globex"]
+    assert "no rate" in run.refused[0][1]
 
 
 # per case
