@@ -45,6 +45,7 @@ DEFAULT_PRODUCER = "client-portal"
 # reserve the width of four digits (so "Page 7 of 7" ends a little short of the margin).
 PAGE_COUNT_ALIAS = "\ue000" * 4
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
 
 # Layout in points (fpdf2's unit here), written as millimetres times MM for readability.
 MM = 72 / 25.4
@@ -87,7 +88,9 @@ RULE = 160
 
 def _clean(text: str) -> str:
     """Composed characters (NFC), so an accent typed as two code points prints as one glyph;
-    private-use characters (which no font of ours has) removed."""
+    tabs and other control characters as spaces (line breaks stay); private-use characters
+    (which the font does not have) removed."""
+    text = _CONTROL.sub(" ", text.replace("\r\n", "\n"))
     return _PRIVATE_USE.sub("", unicodedata.normalize("NFC", text))
 
 

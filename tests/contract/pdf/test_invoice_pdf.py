@@ -228,3 +228,12 @@ def test_text_that_looks_like_a_page_count_placeholder_prints_as_written() -> No
     text = text_of(RENDERER.render(evolve(base, lines=(line,))))
     assert "Advice on clause {nb} and {nb}" in text
     assert "Page 1 of 1" in text
+
+
+def test_line_breaks_in_a_description_start_new_lines_and_tabs_print_as_spaces() -> None:
+    base = invoice(entries=1, lines=1)
+    line = evolve(base.lines[0], description="Due diligence\r\nData room\treview")
+    text = text_of(RENDERER.render(evolve(base, lines=(line,))))
+    assert "Due diligence" in text
+    assert "Data room review" in text
+    assert "\t" not in text
