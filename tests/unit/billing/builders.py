@@ -132,6 +132,7 @@ class World:
             dict(state.counters),
             len(state.audit),
             dict(state.outbox),
+            dict(state.processed_events),
         )
 
 

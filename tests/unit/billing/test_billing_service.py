@@ -681,3 +681,78 @@ def test_dso_is_receivables_over_invoiced_times_days(world: World) -> None:
     assert dso.receivables == eur("108.00")
     assert dso.invoiced == eur("216.00")
     assert dso.value == Decimal("15.0")
+
+
+def test_a_fixed_fee_case_type_the_contract_does_not_price_is_refused(world: World) -> None:
+    world.set_contract(
+        terms=FixedFeeTerms(fees_by_case_type={"onboarding": Decimal("2500.00")}),
+        grouping=Grouping.PER_CASE,
+    )
+    case = world.open_case()
+    before = world.snapshot()
+    with pytest.raises(InvalidInput, match="no fixed fee for case type"):
+        world.billing.set_case_fee(world.admin, SetCaseFee(case_id=case.id, case_type="audit"))
+    with pytest.raises(PermissionDenied):
+        world.billing.set_case_fee(world.staff, SetCaseFee(case_id=case.id, price=Decimal(10)))
+    assert world.snapshot() == before
+
+
+def test_a_resolved_fixed_fee_case_without_a_fee_cannot_be_drafted(world: World) -> None:
+    world.set_contract(terms=FixedFeeTerms(), grouping=Grouping.PER_CASE)
+    case = world.open_case()
+    log(world, case, 60)
+    world.resolve(case)
+    with pytest.raises(InvalidInput, match="has no fixed fee"):
+        world.billing.draft_for_resolved_case(world.staff, case.id)
+
+
+def test_the_issued_invoices_document_is_recorded_once_with_its_hash(world: World) -> None:
+    invoice_id = month_invoice(world, 60)
+    with pytest.raises(InvalidTransition):
+        world.billing.record_invoice_document(world.staff, invoice_id, key="k", sha256="0" * 64)
+    world.billing.issue(world.staff, invoice_id)
+
+    stored = world.billing.record_invoice_document(
+        world.staff, invoice_id, key="invoices/INV-2026-0001.pdf", sha256="a" * 64
+    )
+
+    assert stored.document_sha256 == "a" * 64
+    with pytest.raises(InvalidTransition):
+        world.billing.record_invoice_document(world.staff, invoice_id, key="k2", sha256="b" * 64)
+
+
+def test_clients_see_their_credit_notes_and_never_another_organisations(world: World) -> None:
+    invoice_id = month_invoice(world, 60)
+    world.billing.issue(world.staff, invoice_id)
+    note = world.billing.issue_credit_note(
+        world.staff, IssueCreditNote(invoice_id=invoice_id, reason="Void")
+    )
+
+    assert world.billing.get_credit_note(world.acme_billing, note.id).id == note.id
+    assert [n.id for n in world.billing.credit_notes(world.acme_billing, invoice_id)] == [note.id]
+    with pytest.raises(NotFound):
+        world.billing.get_credit_note(world.globex_billing, note.id)
+    with pytest.raises(NotFound):
+        world.billing.credit_notes(world.globex_billing, invoice_id)
+
+
+def test_numbers_restart_each_year_and_credit_notes_count_apart(world: World) -> None:
+    world.set_contract(grouping=Grouping.PER_CASE)
+    numbers = []
+    for when in (
+        datetime(2026, 12, 30, 12, 0, tzinfo=UTC),
+        datetime(2027, 1, 4, 12, 0, tzinfo=UTC),
+    ):
+        world.clock.set(when)
+        case = world.open_case()
+        log(world, case, 60)
+        world.resolve(case)
+        draft = world.billing.draft_for_resolved_case(world.staff, case.id)
+        assert draft is not None
+        numbers.append(world.billing.issue(world.staff, draft.id).number)
+        note = world.billing.issue_credit_note(
+            world.staff, IssueCreditNote(invoice_id=draft.id, reason="Void")
+        )
+        numbers.append(note.number)
+
+    assert numbers == ["INV-2026-0001", "CN-2026-0001", "INV-2027-0001", "CN-2027-0001"]
