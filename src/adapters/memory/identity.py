@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from attrs import evolve
 
-from portal_core.errors import Conflict
+from portal_core.errors import Conflict, NotFound
 from portal_core.identity.model import (
     AttemptOutcome,
     Credential,
@@ -33,6 +33,12 @@ if TYPE_CHECKING:
 TOTP_STEP_SECONDS = 30
 
 
+def _require_user(state: InMemoryState, user_id: str) -> None:
+    """What the SQL storage's foreign keys do: sign-in rows belong to a stored user."""
+    if user_id not in state.users:
+        raise NotFound("No such user.")
+
+
 class InMemoryCredentialRepository:
     def __init__(self, state: InMemoryState) -> None:
         self._state = state
@@ -41,6 +47,7 @@ class InMemoryCredentialRepository:
         return self._state.credentials.get(user_id)
 
     def put(self, credential: Credential) -> None:
+        _require_user(self._state, credential.user_id)
         self._state.credentials[credential.user_id] = credential
 
 
@@ -54,6 +61,7 @@ class InMemorySessionRepository:
     def add(self, session: Session) -> None:
         if session.token_digest in self._state.sessions:
             raise Conflict("That session exists already.")
+        _require_user(self._state, session.user_id)
         self._state.sessions[session.token_digest] = session
 
     def update(self, session: Session) -> None:
@@ -86,6 +94,7 @@ class InMemoryOneTimeTokenRepository:
     def add(self, token: OneTimeToken) -> None:
         if token.token_digest in self._state.one_time_tokens:
             raise Conflict("That link exists already.")
+        _require_user(self._state, token.user_id)
         self._state.one_time_tokens[token.token_digest] = token
 
     def use(self, token_digest: str, *, at: datetime) -> bool:
