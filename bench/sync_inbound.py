@@ -1,0 +1,271 @@
+"""Inbound Salesforce notifications per second, against the raw idempotent-insert rate.
+
+    .venv/bin/python bench/sync_inbound.py                       # SQLite and PostgreSQL
+    .venv/bin/python bench/sync_inbound.py --skip-postgres --notifications 2000
+
+Each notification goes the whole way a real one goes: the SOAP body is parsed (defusedxml),
+translated through the field mapping, and applied by `SyncService` in one unit of work per
+message (processed-event record, case read and update, history, audit, outbox row), and the
+Ack is built after the commit. The workload: cases already known to the portal (imported
+first), messages of 1 and of 100 notifications, 30% of the notifications re-deliveries of
+earlier ones. The raw rate is `INSERT ... ON CONFLICT DO NOTHING` into the same
+processed_events table of the same database, committed per row (compared with 1-notification
+messages) and per 100 rows (compared with 100-notification messages), in the same run.
+
+PostgreSQL: a scratch database is created on the server of `--postgres-url` and dropped after.
+Targets on our 2-core machine: at least 1,000 notifications/s on PostgreSQL, and at least 25%
+of the raw insert rate. Not a test: it checks only that the work was really done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import make_url
+from sqlalchemy.dialects import postgresql, sqlite
+
+from adapters.memory.clock import FixedClock
+from adapters.salesforce import (
+    ACK,
+    CaseRecordCodec,
+    OutboundMessageParser,
+    SalesforceMapping,
+    handle_outbound_message,
+)
+from adapters.sql import SqlStorage
+from adapters.sql import tables as t
+from portal_core.cases.model import CaseStatus
+from portal_core.dispatch import EventDispatcher
+from portal_core.organisations.model import Organisation
+from portal_core.sync import SOURCE_OUTBOUND_MESSAGE, InboundCaseChange, SyncService
+
+ORGANIZATION_ID = "00D000000000001EAA"
+ACCOUNT = "001000000000ACMEAA"
+START = datetime(2026, 5, 20, 9, 0, tzinfo=UTC)
+STATUSES = ("Working", "Waiting on Client", "New", "Escalated")
+DUPLICATE_SHARE = 0.3
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+class UuidIds:
+    def new_id(self) -> str:
+        return os.urandom(16).hex()
+
+
+def notification(notification_id: str, case_number: int, version: int) -> str:
+    modified = START + timedelta(seconds=version)
+    stamp = modified.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    return (
+        f"<Notification><Id>{notification_id}</Id>"
+        '<sObject xsi:type="sf:Case" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">'
+        f"<sf:Id>500{case_number:015d}</sf:Id><sf:CaseNumber>{case_number:08d}</sf:CaseNumber>"
+        f"<sf:Subject>Case {case_number}</sf:Subject>"
+        f"<sf:Status>{STATUSES[version % len(STATUSES)]}</sf:Status>"
+        "<sf:Priority>Medium</sf:Priority>"
+        f"<sf:AccountId>{ACCOUNT}</sf:AccountId>"
+        f"<sf:LastModifiedDate>{stamp}</sf:LastModifiedDate>"
+        "</sObject></Notification>"
+    )
+
+
+def envelope(notifications: list[str]) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>'
+        '<notifications xmlns="http://soap.sforce.com/2005/09/outbound">'
+        f"<OrganizationId>{ORGANIZATION_ID}</OrganizationId><ActionId>04k000000000001AAA</ActionId>"
+        '<SessionId xsi:nil="true"/><EnterpriseUrl>https://x</EnterpriseUrl>'
+        "<PartnerUrl>https://x</PartnerUrl>" + "".join(notifications) + "</notifications>"
+        "</soapenv:Body></soapenv:Envelope>"
+    ).encode()
+
+
+def workload(
+    *, total: int, per_message: int, cases: int, seed: int, prefix: str
+) -> tuple[list[bytes], int]:
+    """Messages carrying `total` notifications, 30% of them re-deliveries of earlier ones."""
+    rng = random.Random(seed)
+    sent: list[str] = []
+    versions = itertools.count(10_000)
+    messages: list[bytes] = []
+    fresh = 0
+    for start in range(0, total, per_message):
+        batch = []
+        for _ in range(min(per_message, total - start)):
+            if sent and rng.random() < DUPLICATE_SHARE:
+                batch.append(rng.choice(sent))
+                continue
+            version = next(versions)
+            item = notification(f"04l{prefix}{version:012d}", rng.randrange(cases), version)
+            sent.append(item)
+            batch.append(item)
+            fresh += 1
+        messages.append(envelope(batch))
+    return messages, fresh
+
+
+def prepare(storage: SqlStorage, cases: int) -> SyncService:
+    storage.upgrade()
+    with storage.unit_of_work() as uow:
+        uow.organisations.add(
+            Organisation(id="acme", name="Acme", external_account_id=ACCOUNT, created_at=START)
+        )
+        uow.commit()
+    sync = SyncService(
+        uow=storage.unit_of_work,
+        clock=FixedClock(START),
+        ids=UuidIds(),
+        dispatcher=EventDispatcher(),
+    )
+    for first in range(0, cases, 100):  # the cases exist already: an onboarded client
+        sync.apply(
+            [
+                InboundCaseChange(
+                    source="bench:import",
+                    event_id=f"import-{n}",
+                    external_id=f"500{n:015d}",
+                    modified_at=START,
+                    account_id=ACCOUNT,
+                    number=f"{n:08d}",
+                    subject=f"Case {n}",
+                    description="",
+                    status=CaseStatus.NEW,
+                    whole_record=True,
+                )
+                for n in range(first, min(first + 100, cases))
+            ]
+        )
+    return sync
+
+
+def inbound_rate(
+    storage: SqlStorage, sync: SyncService, *, per_message: int, total: int, cases: int
+) -> tuple[float, int]:
+    parser = OutboundMessageParser(
+        organization_id=ORGANIZATION_ID, codec=CaseRecordCodec(SalesforceMapping())
+    )
+    messages, fresh = workload(
+        total=total,
+        per_message=per_message,
+        cases=cases,
+        seed=per_message,
+        prefix=f"{per_message:03d}",
+    )
+    started = time.perf_counter()
+    for body in messages:
+        reply = handle_outbound_message(body, "text/xml", parser=parser, sync=sync)
+        if reply.status != 200 or reply.body != ACK:
+            raise SystemExit(f"a message was refused: {reply.status} {reply.body[:300]!r}")
+    elapsed = time.perf_counter() - started
+    with storage.engine.connect() as connection:
+        recorded = connection.execute(
+            t.processed_events.select().where(
+                t.processed_events.c.source == SOURCE_OUTBOUND_MESSAGE
+            )
+        ).fetchall()
+    if (
+        len({row.event_id for row in recorded if row.event_id[3:6] == f"{per_message:03d}"})
+        != fresh
+    ):
+        raise SystemExit("the processed-event records do not match the fresh notifications")
+    return total / elapsed, fresh
+
+
+def raw_insert_rate(storage: SqlStorage, *, per_transaction: int, total: int) -> float:
+    dialect_insert = (
+        postgresql.insert if storage.engine.dialect.name == "postgresql" else sqlite.insert
+    )
+    rng = random.Random(7)
+    keys = [f"raw-{per_transaction}-{n}" for n in range(total)]
+    # The same 30% of repeats as the notifications, so ON CONFLICT does the same share of work.
+    keys = [
+        rng.choice(keys[: max(n, 1)]) if rng.random() < DUPLICATE_SHARE else k
+        for n, k in enumerate(keys)
+    ]
+    statement = dialect_insert(t.processed_events).on_conflict_do_nothing()
+    started = time.perf_counter()
+    for first in range(0, total, per_transaction):
+        with storage.engine.begin() as connection:
+            for key in keys[first : first + per_transaction]:
+                connection.execute(
+                    statement.values(source="bench:raw", event_id=key, recorded_at=START)
+                )
+    return total / (time.perf_counter() - started)
+
+
+@contextmanager
+def scratch_postgres(url: str) -> Iterator[str]:
+    parsed = make_url(url)
+    name = f"bench_sync_{os.getpid()}"
+    admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield parsed.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run(label: str, url: str, *, total: int, cases: int) -> list[str]:
+    storage = SqlStorage.from_url(url)
+    try:
+        sync = prepare(storage, cases)
+        lines = []
+        raw_single = raw_insert_rate(storage, per_transaction=1, total=min(total, 2000))
+        raw_batch = raw_insert_rate(storage, per_transaction=100, total=total)
+        for per_message, raw in ((1, raw_single), (100, raw_batch)):
+            count = min(total, 2000) if per_message == 1 else total
+            rate, fresh = inbound_rate(
+                storage, sync, per_message=per_message, total=count, cases=cases
+            )
+            lines.append(
+                f"{label:<10} {per_message:>3}/msg  {rate:>9,.0f} notifications/s  "
+                f"raw insert {raw:>9,.0f}/s ({'1' if per_message == 1 else '100'} per tx)  "
+                f"ratio {rate / raw:>5.0%}  ({count} notifications, {fresh} fresh)"
+            )
+            print(lines[-1], flush=True)
+        return lines
+    finally:
+        storage.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--notifications", type=int, default=5000)
+    parser.add_argument("--cases", type=int, default=500)
+    parser.add_argument(
+        "--postgres-url", default=os.environ.get("PORTAL_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
+    )
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    args = parser.parse_args(argv)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, 30% duplicates")
+    if not args.skip_sqlite:
+        with tempfile.TemporaryDirectory() as directory:
+            run(
+                "sqlite",
+                f"sqlite:///{Path(directory) / 'bench.db'}",
+                total=args.notifications,
+                cases=args.cases,
+            )
+    if not args.skip_postgres:
+        with scratch_postgres(args.postgres_url) as url:
+            run("postgresql", url, total=args.notifications, cases=args.cases)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
