@@ -337,7 +337,7 @@ def _apply_cap(
     if charged_now > room:
         lines.add(
             LineKind.CAP,
-            f"{label}: cap applied (not to exceed {cap})",
+            f"Cap applied: {label}, not to exceed {cap}",
             room - charged_now,
             case_id=case_id,
         )
