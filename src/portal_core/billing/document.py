@@ -198,11 +198,9 @@ class InvoiceDocument:
         return self.kind.heading
 
     def amounts(self) -> Iterable[tuple[str, Decimal]]:
-        """Every printed amount with a name for error messages."""
+        """Every printed amount of money (not the rates) with a name for error messages."""
         for index, line in enumerate(self.lines, start=1):
             yield f"line {index}", line.amount
-            if line.rate is not None:
-                yield f"the rate of line {index}", line.rate
         if self.discount is not None:
             yield "the discount", self.discount.amount
         yield "the net", self.net
@@ -269,6 +267,9 @@ def check_adds_up(document: InvoiceDocument) -> None:
     for name, amount in document.amounts():
         _check_rounded(document, name, amount)
     for index, line in enumerate(document.lines, start=1):
+        # A rate may be finer than the currency (half a yen an hour), but it is a number.
+        if line.rate is not None and not line.rate.is_finite():
+            raise InvalidInput(f"The rate of line {index} of {document.number} is not a number.")
         _check_billed_time(index, line)
     expected_net = sum((line.amount for line in document.lines), Decimal(0))
     if document.discount is not None:
@@ -287,8 +288,6 @@ def check_adds_up(document: InvoiceDocument) -> None:
 def _check_rounded(document: InvoiceDocument, name: str, amount: Decimal) -> None:
     if not amount.is_finite():
         raise InvalidInput(f"{name.capitalize()} of {document.number} is not a number.")
-    if name.startswith("the rate"):
-        return  # rates may be finer than the currency (0.5 yen an hour is a valid rate)
     if decimal_places(amount) > document.minor_units:
         raise InvalidInput(
             f"{name.capitalize()} of {document.number} ({amount}) is not rounded to "
@@ -297,13 +296,16 @@ def _check_rounded(document: InvoiceDocument, name: str, amount: Decimal) -> Non
 
 
 def _check_billed_time(index: int, line: DocumentLine) -> None:
+    """Entries listed with their billed minutes add up to the line's (per-case rounding lists
+    none, and time shown but not charged is not part of the line's)."""
     billed = [entry.billed_minutes for entry in line.entries if entry.billable]
-    if line.billed_minutes is None or not billed or None in billed:
+    if line.billed_minutes is None or not billed:
         return
-    if sum(minutes for minutes in billed if minutes is not None) != line.billed_minutes:
+    listed = [minutes for minutes in billed if minutes is not None]
+    if len(listed) == len(billed) and sum(listed) != line.billed_minutes:
         raise InvalidInput(
             f"Line {index} bills {line.billed_minutes} minutes but its billable entries "
-            f"add up to {sum(m for m in billed if m is not None)}."
+            f"add up to {sum(listed)}."
         )
 
 

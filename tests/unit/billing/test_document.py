@@ -399,3 +399,10 @@ def test_a_voiding_credit_note_prints_the_credited_lines_discount_and_tax() -> N
     assert printed.discount.amount == Decimal("-45.00")
     assert (printed.net, printed.gross) == (Decimal("405.00"), Decimal("486.00"))
     assert printed.notes == ("Reason: Billed to the wrong entity",)
+
+
+def test_a_rate_may_be_finer_than_the_currency_but_an_amount_may_not() -> None:
+    line = evolve(document().lines[0], rate=Decimal("180.125"))
+    check_adds_up(document(lines=(line,)))
+    with pytest.raises(InvalidInput, match="not a number"):
+        check_adds_up(document(lines=(evolve(line, rate=Decimal("NaN")),)))
