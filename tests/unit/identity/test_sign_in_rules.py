@@ -82,6 +82,16 @@ def test_every_other_failure_looks_the_same(world: World, email: str, password: 
     assert str(failure(world, email, password)) == SIGN_IN_FAILED
 
 
+def test_an_overlong_password_fails_unhashed_and_still_counts_against_the_budget(
+    world: World,
+) -> None:
+    huge = "x" * 1_000_000
+    assert str(failure(world, "ann@example.com", huge)) == SIGN_IN_FAILED
+    assert world.hasher.verifications == 0
+    outcomes = [a.outcome for a in world.storage.state.sign_in_attempts.values()]
+    assert outcomes == [AttemptOutcome.FAILED]
+
+
 def test_a_disabled_user_cannot_sign_in_even_with_the_right_password(world: World) -> None:
     with world.storage.unit_of_work() as uow:
         uow.users.update(evolve(world.ann, active=False))
