@@ -184,12 +184,8 @@ def compute_invoice(
     checked = _check_entries(contract, entries)
     mode = contract.money_rounding
     lines = _Lines(contract.currency)
-    zero = Money.zero(contract.currency)
     billable = [e for e in checked if e.billable]
     non_billable = [e for e in checked if not e.billable]
-    by_case_billable: dict[str, list[TimeEntry]] = defaultdict(list)
-    for entry in billable:
-        by_case_billable[entry.case_id].append(entry)
 
     retainer_minutes = 0
     terms = contract.terms
@@ -202,87 +198,14 @@ def compute_invoice(
         )
 
     for case_id in _case_order(checked, cases):
-        known = cases.get(case_id)
-        label = known.label if known else case_id
-        case_lines_from = len(lines.lines)
-        if isinstance(terms, FixedFeeTerms) and known and known.fixed_fee is not None:
-            lines.add(
-                LineKind.FIXED_FEE,
-                f"{label}: fixed fee",
-                known.fixed_fee.rounded(mode),
-                case_id=case_id,
-            )
-        for group in _groups(by_case_billable[case_id]):
-            shares, minutes = contract.rounding.billed_for_group(e.minutes for e in group.entries)
-            listed = _billed_entries(
-                group.entries,
-                shares if contract.rounding.scope is RoundingScope.ENTRY else None,
-            )
-            if isinstance(terms, HourlyTerms):
-                rate = contract.money(contract.rate_for(group.role))
-                lines.add(
-                    LineKind.TIME,
-                    f"{label}: {group.role}, {hours_text(minutes)} at {rate}/h",
-                    time_amount(minutes, rate, mode),
-                    case_id=case_id,
-                    role=group.role,
-                    rate=rate,
-                    minutes=minutes,
-                    entries=listed,
-                )
-            elif isinstance(terms, RetainerTerms):
-                retainer_minutes += minutes
-                lines.add(
-                    LineKind.INCLUDED,
-                    f"{label}: {group.role}, {hours_text(minutes)} (retainer)",
-                    zero,
-                    case_id=case_id,
-                    role=group.role,
-                    minutes=minutes,
-                    entries=listed,
-                )
-            else:
-                lines.add(
-                    LineKind.INFORMATION,
-                    f"{label}: {group.role}, {hours_text(minutes)} (for information)",
-                    zero,
-                    case_id=case_id,
-                    role=group.role,
-                    minutes=minutes,
-                    entries=listed,
-                )
-        for group in _groups([e for e in non_billable if e.case_id == case_id]):
-            minutes = sum(e.minutes for e in group.entries)
-            lines.add(
-                LineKind.NOT_CHARGED,
-                f"{label}: {group.role}, {hours_text(minutes)} (not charged)",
-                zero,
-                case_id=case_id,
-                role=group.role,
-                minutes=minutes,
-                entries=tuple(
-                    BilledEntry(
-                        entry_id=e.id,
-                        work_date=e.work_date,
-                        staff_id=e.staff_id,
-                        role=e.role,
-                        description=e.description,
-                        raw_minutes=e.minutes,
-                        billed_minutes=0,
-                    )
-                    for e in group.entries
-                ),
-            )
-        if isinstance(terms, HourlyTerms) and terms.cap_per_case is not None:
-            _apply_cap(
-                lines,
-                case_lines_from=case_lines_from,
-                case_id=case_id,
-                label=label,
-                known=known,
-                contract=contract,
-                cap_amount=terms.cap_per_case,
-            )
+        retainer_minutes += _case_lines(
+            lines,
+            contract,
+            case_id=case_id,
+            known=cases.get(case_id),
+            billable=[e for e in billable if e.case_id == case_id],
+            non_billable=[e for e in non_billable if e.case_id == case_id],
+        )
 
     carry_forward = 0
     if isinstance(terms, RetainerTerms):
@@ -316,6 +239,80 @@ def compute_invoice(
         tax_lines(lines.lines, contract.tax, currency=contract.currency, mode=mode),
         carry_forward_minutes=carry_forward,
     )
+
+
+def _case_lines(
+    lines: _Lines,
+    contract: Contract,
+    *,
+    case_id: str,
+    known: CaseBilling | None,
+    billable: Sequence[TimeEntry],
+    non_billable: Sequence[TimeEntry],
+) -> int:
+    """Add one case's lines (fee, time per role, work not charged, cap); return the billed
+    minutes a retainer counts against its included hours."""
+    terms = contract.terms
+    mode = contract.money_rounding
+    zero = Money.zero(contract.currency)
+    label = known.label if known else case_id
+    case_lines_from = len(lines.lines)
+    retainer_minutes = 0
+    if isinstance(terms, FixedFeeTerms) and known and known.fixed_fee is not None:
+        lines.add(
+            LineKind.FIXED_FEE,
+            f"{label}: fixed fee",
+            known.fixed_fee.rounded(mode),
+            case_id=case_id,
+        )
+    for group in _groups(billable):
+        shares, minutes = contract.rounding.billed_for_group(e.minutes for e in group.entries)
+        listed = _billed_entries(
+            group.entries, shares if contract.rounding.scope is RoundingScope.ENTRY else None
+        )
+        rate: Money | None = None
+        amount = zero
+        if isinstance(terms, HourlyTerms):
+            rate = contract.money(contract.rate_for(group.role))
+            kind, note = LineKind.TIME, f"at {rate}/h"
+            amount = time_amount(minutes, rate, mode)
+        elif isinstance(terms, RetainerTerms):
+            retainer_minutes += minutes
+            kind, note = LineKind.INCLUDED, "(retainer)"
+        else:
+            kind, note = LineKind.INFORMATION, "(for information)"
+        lines.add(
+            kind,
+            f"{label}: {group.role}, {hours_text(minutes)} {note}",
+            amount,
+            case_id=case_id,
+            role=group.role,
+            rate=rate,
+            minutes=minutes,
+            entries=listed,
+        )
+    for group in _groups(non_billable):
+        minutes = sum(e.minutes for e in group.entries)
+        lines.add(
+            LineKind.NOT_CHARGED,
+            f"{label}: {group.role}, {hours_text(minutes)} (not charged)",
+            zero,
+            case_id=case_id,
+            role=group.role,
+            minutes=minutes,
+            entries=_billed_entries(group.entries, [0] * len(group.entries)),
+        )
+    if isinstance(terms, HourlyTerms) and terms.cap_per_case is not None:
+        _apply_cap(
+            lines,
+            case_lines_from=case_lines_from,
+            case_id=case_id,
+            label=label,
+            known=known,
+            contract=contract,
+            cap_amount=terms.cap_per_case,
+        )
+    return retainer_minutes
 
 
 def _apply_cap(
