@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+import portal_core.billing
 from portal_core.billing.compute import compute_invoice
 from portal_core.billing.contract import (
     Contract,
@@ -458,3 +461,20 @@ class PerCaseHistory(RuleBasedStateMachine):
 
 TestPerCaseHistory = PerCaseHistory.TestCase
 TestPerCaseHistory.settings = settings(stateful_step_count=25)
+
+
+def test_no_float_is_written_anywhere_in_the_billing_code() -> None:
+    package = Path(portal_core.billing.__file__).parent
+    offending = []
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            is_literal = isinstance(node, ast.Constant) and isinstance(node.value, float)
+            is_call = (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "float"
+            )
+            if is_literal or is_call:
+                offending.append(f"{path.name}:{node.lineno}")
+    assert len(list(package.glob("*.py"))) > 10
+    assert offending == []
