@@ -1,26 +1,36 @@
-"""Domain events to and from JSON documents, keyed by the event class's `kind`.
+"""Domain values to and from JSON documents: events keyed by their class's `kind`, contract
+terms tagged by their class, amounts as strings and times as ISO text.
 
-The events stay plain attrs classes; how they look in a column is decided here, at the edge.
+The domain stays plain attrs classes; how they look in a column is decided here, at the edge.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import enum
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import cattrs
+from cattrs.strategies import configure_tagged_union
 
+from portal_core.billing.contract import Terms
 from portal_core.events import DomainEvent
 
 
-def _make_converter() -> cattrs.Converter:
+def make_converter() -> cattrs.Converter:
+    """The one converter for every document column: events, contracts, invoice calculations."""
     converter = cattrs.Converter(forbid_extra_keys=True)
     converter.register_unstructure_hook(datetime, datetime.isoformat)
     converter.register_structure_hook(datetime, lambda value, _: datetime.fromisoformat(value))
+    converter.register_unstructure_hook(date, date.isoformat)
+    converter.register_structure_hook(date, lambda value, _: date.fromisoformat(value))
     # Amounts travel as strings ("540.00"), never as JSON numbers (floats to most readers).
     converter.register_unstructure_hook(Decimal, str)
+    converter.register_unstructure_hook(enum.Enum, lambda member: member.value)
     converter.register_structure_hook(Decimal, lambda value, _: Decimal(value))
+    # A contract's terms are one of several classes: the document names which.
+    configure_tagged_union(Terms, converter, tag_name="type")
     return converter
 
 
@@ -40,11 +50,11 @@ class EventCodec:
     """Stores an event as (kind, document) and rebuilds it from them."""
 
     def __init__(self) -> None:
-        self._converter = _make_converter()
+        self.converter = make_converter()
         self._classes = _event_classes()
 
     def dump(self, event: DomainEvent) -> tuple[str, dict[str, Any]]:
-        document: dict[str, Any] = self._converter.unstructure(event)
+        document: dict[str, Any] = self.converter.unstructure(event)
         return event.kind, document
 
     def load(self, kind: str, document: dict[str, Any]) -> DomainEvent:
@@ -54,5 +64,5 @@ class EventCodec:
         event_class = self._classes.get(kind)
         if event_class is None:
             raise LookupError(f"No single event class has the kind {kind!r}.")
-        event: DomainEvent = self._converter.structure(document, event_class)
+        event: DomainEvent = self.converter.structure(document, event_class)
         return event

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -19,10 +20,11 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from adapters.sql.types import UtcDateTime
+from adapters.sql.types import ExactDecimal, UtcDateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -209,4 +211,143 @@ counters = Table(
     metadata,
     Column("series", Text, primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+
+# --- billing --------------------------------------------------------------------------------
+# Amounts are exact (`numeric` on PostgreSQL) beside their currency. A contract's terms and an
+# invoice's computed lines are immutable values read and written whole, so they are documents;
+# what the portal filters, sorts or adds up on is in columns.
+
+contracts = Table(
+    "contracts",
+    metadata,
+    # The order contracts were added in: of two made at the same time, the later one is in force.
+    Column("sequence", Sequence64, primary_key=True, autoincrement=True),
+    Column("id", Identifier, nullable=False, unique=True),
+    Column("organisation_id", Identifier, ForeignKey("organisations.id"), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("document", Document, nullable=False),
+    Index(None, "organisation_id", "created_at", "sequence"),
+)
+
+case_fees = Table(
+    "case_fees",
+    metadata,
+    Column("case_id", Identifier, ForeignKey("cases.id"), primary_key=True),
+    Column("organisation_id", Identifier, ForeignKey("organisations.id"), nullable=False),
+    Column("case_type", Text, nullable=True),
+    Column("price", ExactDecimal, nullable=True),
+)
+
+time_entries = Table(
+    "time_entries",
+    metadata,
+    Column("id", Identifier, primary_key=True),
+    Column("organisation_id", Identifier, ForeignKey("organisations.id"), nullable=False),
+    Column("case_id", Identifier, ForeignKey("cases.id"), nullable=False),
+    Column("staff_id", Identifier, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("work_date", Date, nullable=False),
+    Column("minutes", Integer, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("billable", Boolean, nullable=False),
+    Column("invoice_id", Identifier, nullable=True),
+    Column("logged_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("minutes > 0", name="minutes_positive"),
+    Index(None, "case_id", "work_date", "logged_at", "id"),
+    Index(None, "invoice_id"),
+)
+# Unbilled entries by case: what every billing run reads. Billed entries are never in it.
+Index(
+    "ix_time_entries_unbilled",
+    time_entries.c.organisation_id,
+    time_entries.c.case_id,
+    time_entries.c.work_date,
+    postgresql_where=time_entries.c.invoice_id.is_(None),
+    sqlite_where=time_entries.c.invoice_id.is_(None),
+)
+
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("id", Identifier, primary_key=True),
+    Column("organisation_id", Identifier, ForeignKey("organisations.id"), nullable=False),
+    Column("contract_id", Identifier, ForeignKey("contracts.id"), nullable=False),
+    Column("billing_key", Text, nullable=False),
+    Column("case_id", Identifier, nullable=True),
+    Column("period", Text, nullable=True),
+    Column("currency", Text, nullable=False),
+    Column("net", ExactDecimal, nullable=False),
+    Column("tax", ExactDecimal, nullable=False),
+    Column("gross", ExactDecimal, nullable=False),
+    Column("amount_paid", ExactDecimal, nullable=False),
+    Column("amount_credited", ExactDecimal, nullable=False),
+    Column("calculation", Document, nullable=False),
+    Column("number", Identifier, nullable=True, unique=True),
+    Column("issued_at", UtcDateTime, nullable=True),
+    Column("issue_date", Date, nullable=True),
+    Column("due_date", Date, nullable=True),
+    Column("document_key", Text, nullable=True),
+    Column("document_sha256", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("organisation_id", "billing_key"),
+)
+Index(
+    "ix_invoices_organisation_recent",
+    invoices.c.organisation_id,
+    invoices.c.created_at.desc(),
+    invoices.c.id.desc(),
+)
+Index("ix_invoices_recent", invoices.c.created_at.desc(), invoices.c.id.desc())
+
+# Every case an invoice charges or shows, so that a case finds its monthly invoices too.
+invoice_cases = Table(
+    "invoice_cases",
+    metadata,
+    Column("invoice_id", Identifier, ForeignKey("invoices.id", ondelete="CASCADE"), nullable=False),
+    Column("case_id", Identifier, nullable=False),
+    PrimaryKeyConstraint("invoice_id", "case_id"),
+    Index(None, "case_id"),
+)
+
+invoice_payments = Table(
+    "invoice_payments",
+    metadata,
+    Column("invoice_id", Identifier, ForeignKey("invoices.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("id", Identifier, nullable=False),
+    Column("amount", ExactDecimal, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("received_on", Date, nullable=False),
+    Column("reference", Text, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("invoice_id", "position"),
+)
+
+credit_notes = Table(
+    "credit_notes",
+    metadata,
+    Column("id", Identifier, primary_key=True),
+    Column("number", Identifier, nullable=False, unique=True),
+    Column("invoice_id", Identifier, ForeignKey("invoices.id"), nullable=False),
+    Column("invoice_number", Identifier, nullable=False),
+    Column("organisation_id", Identifier, ForeignKey("organisations.id"), nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("net", ExactDecimal, nullable=False),
+    Column("tax", ExactDecimal, nullable=False),
+    Column("gross", ExactDecimal, nullable=False),
+    Column("lines", Document, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("issue_date", Date, nullable=False),
+    Column("document_key", Text, nullable=True),
+    Column("document_sha256", Text, nullable=True),
+    Index(None, "invoice_id", "issued_at", "number"),
+    Index(None, "organisation_id", "issued_at", "number"),
 )

@@ -8,6 +8,13 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from adapters.sql.billing import (
+    SqlCaseFeeRepository,
+    SqlContractRepository,
+    SqlCreditNoteRepository,
+    SqlInvoiceRepository,
+    SqlTimeEntryRepository,
+)
 from adapters.sql.errors import StorageUnavailable, lost_connection_reported
 from adapters.sql.repositories import (
     Database,
@@ -40,6 +47,11 @@ class SqlUnitOfWork:
     outbox: SqlOutbox
     processed_events: SqlProcessedEvents
     counters: SqlCounters
+    contracts: SqlContractRepository
+    case_fees: SqlCaseFeeRepository
+    time_entries: SqlTimeEntryRepository
+    invoices: SqlInvoiceRepository
+    credit_notes: SqlCreditNoteRepository
 
     def __init__(self, engine: Engine, codec: EventCodec) -> None:
         self._engine = engine
@@ -62,6 +74,11 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(db)
         self.processed_events = SqlProcessedEvents(db)
         self.counters = SqlCounters(db)
+        self.contracts = SqlContractRepository(db)
+        self.case_fees = SqlCaseFeeRepository(db)
+        self.time_entries = SqlTimeEntryRepository(db)
+        self.invoices = SqlInvoiceRepository(db)
+        self.credit_notes = SqlCreditNoteRepository(db)
         return self
 
     def __exit__(
