@@ -4,8 +4,8 @@ Outstanding on a day: an issued invoice's gross, less the payments received and 
 notes issued up to and including that day. Aging puts each invoice's outstanding amount in a
 bucket by days past its due date: current (not yet due), 1-30, 31-60, 61-90, over 90; per
 client organisation, and per case. A monthly invoice covers several cases: its outstanding
-amount is shared among them in proportion to each case's net lines, rounded to the minor unit,
-the last case taking the rounding remainder so that the shares add up exactly; what no case
+amount is shared among them in proportion to each case's net lines, in whole minor units by
+largest remainder, so that the shares are never negative and add up exactly; what no case
 line explains (an invoice with only a retainer fee) is shown under no case (None).
 Overpayments are not receivables: an invoice paid beyond its gross counts as zero here and is
 reported as a credit owed to the client instead.
@@ -93,15 +93,18 @@ def share_by_case(invoice: Invoice, amount: Money) -> list[tuple[str | None, Mon
     whole = sum(positive.values(), Decimal(0))
     if not positive or whole <= 0:
         return [(None, amount)]
-    shares: list[tuple[str | None, Money]] = []
-    given = Money.zero(amount.currency)
-    ordered = sorted(positive)
-    for case_id in ordered[:-1]:
-        share = (amount * (positive[case_id] / whole)).rounded()
-        shares.append((case_id, share))
-        given = given + share
-    shares.append((ordered[-1], amount - given))
-    return shares
+    # Largest remainder: every share rounded down to the minor unit, then the units left over
+    # go one each to the shares that lost the most, so shares are never negative and add up.
+    quantum = amount.quantum
+    units = int(amount.amount / quantum)
+    exact = {case_id: units * weight / whole for case_id, weight in positive.items()}
+    floors = {case_id: int(value) for case_id, value in exact.items()}
+    left = units - sum(floors.values())
+    for case_id in sorted(exact, key=lambda c: (floors[c] - exact[c], c))[:left]:
+        floors[case_id] += 1
+    return [
+        (case_id, Money(floors[case_id] * quantum, amount.currency)) for case_id in sorted(floors)
+    ]
 
 
 def aging(

@@ -24,9 +24,16 @@ from portal_core.billing.contract import (
     TaxScope,
 )
 from portal_core.billing.credit_notes import CreditLine, compute_credit
-from portal_core.billing.invoice import CreditNote, Invoice, InvoiceCalculation
+from portal_core.billing.invoice import (
+    CreditNote,
+    Invoice,
+    InvoiceCalculation,
+    InvoiceLine,
+    LineKind,
+)
 from portal_core.billing.money import Money, MoneyRounding, total
 from portal_core.billing.periods import BillingPeriod
+from portal_core.billing.receivables import share_by_case
 from portal_core.billing.rounding import (
     ALLOWED_INCREMENTS,
     RoundingRule,
@@ -478,3 +485,36 @@ def test_no_float_is_written_anywhere_in_the_billing_code() -> None:
                 offending.append(f"{path.name}:{node.lineno}")
     assert len(list(package.glob("*.py"))) > 10
     assert offending == []
+
+
+@given(
+    st.lists(st.integers(1, 100_000), min_size=1, max_size=5),
+    st.integers(1, 10_000_000),
+)
+def test_an_invoices_outstanding_amount_shared_among_its_cases_adds_up_exactly(
+    case_cents: list[int], owed_cents: int
+) -> None:
+    lines = tuple(
+        InvoiceLine(
+            number=index + 1,
+            kind=LineKind.TIME,
+            description="",
+            amount=Money(Decimal(cents) / 100, "EUR"),
+            case_id=f"case-{index}",
+        )
+        for index, cents in enumerate(case_cents)
+    )
+    invoice = Invoice.draft(
+        invoice_id="inv",
+        organisation_id="acme",
+        contract_id="c",
+        calculation=InvoiceCalculation.of("EUR", lines, ()),
+        at=START,
+        period=BillingPeriod(2026, 10),
+    )
+    owed = Money(Decimal(owed_cents) / 100, "EUR")
+
+    shares = share_by_case(invoice, owed)
+
+    assert total([share for _, share in shares], "EUR") == owed
+    assert all(share.is_rounded and not share.is_negative for _, share in shares)

@@ -756,3 +756,36 @@ def test_numbers_restart_each_year_and_credit_notes_count_apart(world: World) ->
         numbers.append(note.number)
 
     assert numbers == ["INV-2026-0001", "CN-2026-0001", "INV-2027-0001", "CN-2027-0001"]
+
+
+def test_retainer_overage_shows_in_the_organisations_work_in_progress_only(world: World) -> None:
+    world.set_contract(
+        terms=RetainerTerms(
+            monthly_fee=Decimal("2000.00"), included_minutes=60, overage_rate=Decimal("150.00")
+        ),
+    )
+    first, second = world.open_case(), world.open_case(subject="Payroll")
+    log(world, first, 60)
+    log(world, second, 30)
+
+    everything = world.billing.organisation_work_in_progress(world.staff, "acme")
+    one_case = world.billing.case_work_in_progress(world.staff, second.id)
+
+    assert everything.amount == eur("75.00")  # 30 min over the included hour, at 150.00/h
+    assert one_case.amount.is_zero
+    assert [line.kind for line in one_case.lines] == [LineKind.INCLUDED]
+
+
+def test_a_fixed_fee_case_shows_its_price_in_work_in_progress_until_invoiced(
+    world: World,
+) -> None:
+    world.set_contract(terms=FixedFeeTerms(), grouping=Grouping.PER_CASE)
+    case = world.open_case()
+    log(world, case, 90)
+    assert world.billing.case_work_in_progress(world.staff, case.id).amount.is_zero
+    world.billing.set_case_fee(world.admin, SetCaseFee(case_id=case.id, price=Decimal("800.00")))
+
+    progress = world.billing.case_work_in_progress(world.acme_billing, case.id)
+
+    assert progress.amount == eur("800.00")
+    assert progress.billable_minutes == 90
