@@ -50,6 +50,7 @@ from adapters.salesforce.reconcile import (
     ProgressCallback,
     ReconcileProgress,
     ReconcileReport,
+    RichReconcileProgress,
     reconcile,
 )
 from adapters.salesforce.settings import (
@@ -87,6 +88,7 @@ __all__ = [
     "ReconcileProgress",
     "ReconcileReport",
     "RetryPolicy",
+    "RichReconcileProgress",
     "SalesforceApi",
     "SalesforceAuth",
     "SalesforceAuthError",

@@ -61,6 +61,8 @@ class ChangeEventParser:
             document = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise MalformedMessage(f"The request is not valid JSON ({exc}).") from exc
+        except RecursionError as exc:
+            raise MalformedMessage("The request nests JSON too deeply.") from exc
         events = document if isinstance(document, list) else [document]
         if not 1 <= len(events) <= MAX_EVENTS:
             raise MalformedMessage(f"A request holds 1 to {MAX_EVENTS} change events.")

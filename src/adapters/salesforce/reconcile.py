@@ -17,9 +17,19 @@ import os
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 from attrs import frozen
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from adapters.salesforce.case_system import SalesforceCaseSystem
 from adapters.salesforce.inbound import change_from_record
@@ -78,6 +88,44 @@ class ReconcileProgress:
 
 class ProgressCallback(Protocol):
     def __call__(self, progress: ReconcileProgress) -> None: ...
+
+
+class RichReconcileProgress:
+    """A progress bar for the CLI: `with RichReconcileProgress() as bar: reconcile(..., progress=bar)`."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[position]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> Self:
+        self._progress.start()
+        self._task = self._progress.add_task("Reconciling cases", total=None, position="")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._progress.stop()
+
+    def __call__(self, progress: ReconcileProgress) -> None:
+        if self._task is None:
+            raise RuntimeError("Use RichReconcileProgress inside a `with` block.")
+        self._progress.update(
+            self._task,
+            completed=progress.records_done,
+            total=progress.records_total,
+            position=f"up to {progress.position:%Y-%m-%d %H:%M:%S}" if progress.position else "",
+        )
 
 
 @frozen(kw_only=True)

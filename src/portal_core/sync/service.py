@@ -21,7 +21,9 @@ The rules, per change:
 
 from __future__ import annotations
 
+import enum
 import logging
+from collections import Counter
 from collections.abc import Iterable
 
 from attrs import evolve
@@ -41,6 +43,16 @@ from portal_core.sync.changes import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class Outcome(enum.Enum):
+    APPLIED = "applied"
+    IMPORTED = "imported"
+    DUPLICATE = "duplicate"
+    STALE = "stale"
+    UNCHANGED = "unchanged"
+    INCOMPLETE = "incomplete"
+    """Cannot be imported from what it carries: the whole message is refused (IncompleteChange)."""
 
 
 class SyncService:
@@ -64,33 +76,29 @@ class SyncService:
         IncompleteChange (naming every such case) for new cases that arrived without their
         number, subject or status; the caller may re-read those and call again.
         """
-        tally = _Tally()
+        outcomes: Counter[Outcome] = Counter()
+        changed: list[str] = []
         events: list[DomainEvent] = []
         incomplete: list[str] = []
         with self._uow() as uow:
             for change in changes:
-                if not uow.processed_events.record(
-                    change.source, change.event_id, at=self._clock.now()
-                ):
-                    tally.duplicates += 1
-                    continue
-                case = self._find(uow, change)
-                if case is None:
-                    imported = self._import(uow, change, events, incomplete)
-                    if imported is not None:
-                        tally.imported += 1
-                        tally.changed.append(imported.id)
-                    continue
-                outcome = self._sync(uow, case, change, events, incomplete)
-                setattr(tally, outcome, getattr(tally, outcome) + 1)
-                if outcome == "applied":
-                    tally.changed.append(case.id)
+                outcome, case_id = self._one(uow, change, events, incomplete)
+                outcomes[outcome] += 1
+                if outcome in (Outcome.APPLIED, Outcome.IMPORTED) and case_id is not None:
+                    changed.append(case_id)
             if incomplete:
                 raise IncompleteChange(tuple(dict.fromkeys(incomplete)))
             uow.commit()
         self._dispatcher.dispatch(events)
-        result = tally.result()
-        log.info(
+        result = SyncResult(
+            applied=outcomes[Outcome.APPLIED],
+            imported=outcomes[Outcome.IMPORTED],
+            duplicates=outcomes[Outcome.DUPLICATE],
+            stale=outcomes[Outcome.STALE],
+            unchanged=outcomes[Outcome.UNCHANGED],
+            changed_case_ids=tuple(dict.fromkeys(changed)),
+        )
+        log.debug(
             "sync applied=%d imported=%d duplicates=%d stale=%d unchanged=%d",
             result.applied,
             result.imported,
@@ -108,6 +116,23 @@ class SyncService:
             )
 
     # --- one change ---------------------------------------------------------------------------
+
+    def _one(
+        self,
+        uow: UnitOfWork,
+        change: InboundCaseChange,
+        events: list[DomainEvent],
+        incomplete: list[str],
+    ) -> tuple[Outcome, str | None]:
+        if not uow.processed_events.record(change.source, change.event_id, at=self._clock.now()):
+            return Outcome.DUPLICATE, None
+        case = self._find(uow, change)
+        if case is None:
+            imported = self._import(uow, change, events, incomplete)
+            return (
+                (Outcome.INCOMPLETE, None) if imported is None else (Outcome.IMPORTED, imported.id)
+            )
+        return self._sync(uow, case, change, events, incomplete), case.id
 
     def _find(self, uow: UnitOfWork, change: InboundCaseChange) -> Case | None:
         case = uow.cases.by_external_id(change.external_id)
@@ -129,17 +154,17 @@ class SyncService:
         change: InboundCaseChange,
         events: list[DomainEvent],
         incomplete: list[str],
-    ) -> str:
+    ) -> Outcome:
         stored_version = case.version
         if (
             case.external_modified_at is not None
             and change.modified_at <= case.external_modified_at
         ):
-            return "stale"
+            return Outcome.STALE
         if case.external_id is None:
             if change.number is None:
                 incomplete.append(change.external_id)
-                return "stale"
+                return Outcome.INCOMPLETE
             case, linked = case.link(
                 external_id=change.external_id,
                 external_number=change.number,
@@ -165,11 +190,11 @@ class SyncService:
         if _same_values(case, updated):
             marked = evolve(case, external_modified_at=change.modified_at, version=case.version + 1)
             uow.cases.update(marked, expected_version=stored_version)
-            return "applied" if case.version != stored_version else "unchanged"
+            return Outcome.APPLIED if case.version != stored_version else Outcome.UNCHANGED
         self._store(uow, event, updated)
         events.append(event)
         uow.cases.update(updated, expected_version=stored_version)
-        return "applied"
+        return Outcome.APPLIED
 
     def _import(
         self,
@@ -256,23 +281,3 @@ def _same_values(before: Case, after: Case) -> bool:
         and before.priority is after.priority
         and before.external_number == after.external_number
     )
-
-
-class _Tally:
-    def __init__(self) -> None:
-        self.applied = 0
-        self.imported = 0
-        self.duplicates = 0
-        self.stale = 0
-        self.unchanged = 0
-        self.changed: list[str] = []
-
-    def result(self) -> SyncResult:
-        return SyncResult(
-            applied=self.applied,
-            imported=self.imported,
-            duplicates=self.duplicates,
-            stale=self.stale,
-            unchanged=self.unchanged,
-            changed_case_ids=tuple(dict.fromkeys(self.changed)),
-        )

@@ -387,6 +387,7 @@ def test_a_change_event_from_the_portals_own_client_never_moves_the_status(
     [
         b"{not json",
         b"[]",
+        b"[" * 100_000 + b"]" * 100_000,
         b'{"payload": {}}',
         events_body(change_event(["001000000000ACMEAA"], commit_ms=1, entity="Account")),
         events_body(change_event(["500000000000001AAA"], commit_ms=1, change_type="MERGE")),

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from adapters.memory import FixedClock, InMemoryStorage, SequentialIds
 from adapters.salesforce import (
     FileCheckpoint,
     MemoryCheckpoint,
     ReconcileProgress,
+    RichReconcileProgress,
     SalesforceCaseSystem,
     reconcile,
 )
@@ -140,3 +143,15 @@ def test_a_checkpoint_later_than_the_requested_time_wins(
     later = START + timedelta(days=1)
     report = reconcile(salesforce, sync, START, checkpoint=MemoryCheckpoint(later))
     assert (report.started_from, report.records) == (later, 0)
+
+
+def test_the_progress_bar_follows_the_pages(
+    salesforce: SalesforceCaseSystem, sync: SyncService, emulator: SalesforceEmulator
+) -> None:
+    seed(emulator, 4)
+    console = Console(file=io.StringIO(), force_terminal=False, width=100)
+    with RichReconcileProgress(console) as bar:
+        reconcile(salesforce, sync, START, progress=bar)
+    output = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "Reconciling cases" in output
+    assert "5/5" in output
