@@ -25,7 +25,7 @@ from adapters.salesforce.mapping import (
     SalesforceMapping,
     format_datetime,
 )
-from portal_core.cases.model import Case, CaseStatus
+from portal_core.cases.model import Case, CaseStatus, Priority
 from portal_core.errors import InvalidInput, NotFound
 from portal_core.ports import ExternalCase
 
@@ -87,6 +87,13 @@ class SalesforceCaseSystem:
             lambda: self._api.request("PATCH", path, json=self.codec.status_body(status)),
             external_id,
         )
+
+    def update_details(
+        self, external_id: str, *, subject: str, description: str, priority: Priority
+    ) -> None:
+        path = self._api.data_path(f"sobjects/Case/{require_record_id(external_id)}")
+        body = self.codec.details_body(subject=subject, description=description, priority=priority)
+        self._not_found_guard(lambda: self._api.request("PATCH", path, json=body), external_id)
 
     def add_public_comment(self, external_id: str, body: str) -> None:
         comment = {

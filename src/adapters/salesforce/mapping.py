@@ -300,6 +300,14 @@ class CaseRecordCodec:
             body["Origin"] = self.mapping.origin
         return body
 
+    def details_body(self, *, subject: str, description: str, priority: Priority) -> dict[str, Any]:
+        names = self.mapping.fields
+        return {
+            names.subject: subject,
+            names.description: description,
+            names.priority: self.mapping.priorities[priority],
+        }
+
     def status_body(self, status: CaseStatus) -> dict[str, Any]:
         return {self.mapping.fields.status: self.mapping.statuses[status]}
 

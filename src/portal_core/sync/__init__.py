@@ -15,7 +15,13 @@ from portal_core.sync.changes import (
     SyncResult,
     UnknownAccount,
 )
-from portal_core.sync.outbound import CaseFileReferences, CaseSystemWriter, FileLink, is_pending
+from portal_core.sync.outbound import (
+    CaseDetailsUpdates,
+    CaseFileReferences,
+    CaseSystemWriter,
+    FileLink,
+    is_pending,
+)
 from portal_core.sync.service import SyncService
 from portal_core.sync.signatures import SignatureInvalid, sign, verify_signature
 
@@ -24,6 +30,7 @@ __all__ = [
     "SOURCE_OUTBOUND_MESSAGE",
     "SOURCE_RECONCILIATION",
     "SYNC_ACTOR",
+    "CaseDetailsUpdates",
     "CaseFileReferences",
     "CaseSystemWriter",
     "FileLink",

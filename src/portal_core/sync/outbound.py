@@ -10,6 +10,7 @@ is pending, and shown by its portal reference.
 - CaseStatusChanged by a person → update the status there (postponed until the case is linked).
 - A public CommentAdded → a public comment there. Internal notes are never sent: they stay in
   the portal, where the access rules that keep them from clients are enforced.
+- CaseDetailsChanged by a person → subject, description and priority there, when supported.
 - AttachmentAdded → a file reference there (a link to the portal's download, never the bytes),
   when the case system keeps file references.
 Changes that came from the case system itself (actor `system:salesforce`) are never written back.
@@ -24,9 +25,11 @@ from typing import Protocol
 from portal_core.cases.model import (
     AttachmentAdded,
     Case,
+    CaseDetailsChanged,
     CaseStatusChanged,
     CaseSubmitted,
     CommentAdded,
+    Priority,
     Visibility,
 )
 from portal_core.delivery import DeliveryHandler, RetryLater
@@ -59,6 +62,14 @@ class CaseFileReferences(Protocol):
         ...
 
 
+class CaseDetailsUpdates(Protocol):
+    """A case system that takes changes to a case's subject, description and priority."""
+
+    def update_details(
+        self, external_id: str, *, subject: str, description: str, priority: Priority
+    ) -> None: ...
+
+
 class CaseSystemWriter:
     def __init__(
         self,
@@ -70,6 +81,7 @@ class CaseSystemWriter:
         dispatcher: EventDispatcher,
         file_references: CaseFileReferences | None = None,
         file_link: FileLink | None = None,
+        details: CaseDetailsUpdates | None = None,
     ) -> None:
         if (file_references is None) != (file_link is None):
             raise ValueError("File references need both the case system's side and a link.")
@@ -77,6 +89,7 @@ class CaseSystemWriter:
         self._case_system = case_system
         self._file_references = file_references
         self._file_link = file_link
+        self._details = details
         self._clock = clock
         self._ids = ids
         self._dispatcher = dispatcher
@@ -90,6 +103,8 @@ class CaseSystemWriter:
         }
         if self._file_references is not None:
             handlers[AttachmentAdded] = self.push_file_reference
+        if self._details is not None:
+            handlers[CaseDetailsChanged] = self.push_details
         return handlers
 
     def create_case(self, event: CaseSubmitted) -> None:
@@ -121,6 +136,19 @@ class CaseSystemWriter:
         if external_id is None:
             return
         self._case_system.add_public_comment(external_id, event.body)
+
+    def push_details(self, event: CaseDetailsChanged) -> None:
+        if self._details is None or _from_case_system(event.actor_id):
+            return
+        external_id = self._external_id(event.case_id)
+        if external_id is None:
+            return
+        self._details.update_details(
+            external_id,
+            subject=event.subject,
+            description=event.description,
+            priority=event.priority,
+        )
 
     def push_file_reference(self, event: AttachmentAdded) -> None:
         if self._file_references is None or self._file_link is None:

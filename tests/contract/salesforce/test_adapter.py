@@ -304,3 +304,14 @@ def test_a_custom_external_id_field_is_used_for_creation(
     mapping = load_mapping({"fields": {"portal_case_id": "Other_Key__c"}})
     with pytest.raises(SalesforceError, match="external ID field"):
         SalesforceCaseSystem(sf_api, mapping).create_case(portal_case(), account_id=ACCOUNT)
+
+
+def test_changed_details_reach_the_case_with_mapped_priority(
+    salesforce: SalesforceCaseSystem, emulator: SalesforceEmulator
+) -> None:
+    created = salesforce.create_case(portal_case(), account_id=ACCOUNT)
+    salesforce.update_details(
+        created.external_id, subject="VAT return Q2", description="", priority=Priority.URGENT
+    )
+    stored = emulator.records["Case"][created.external_id]
+    assert (stored["Subject"], stored["Priority"]) == ("VAT return Q2", "Critical")

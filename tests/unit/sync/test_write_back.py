@@ -14,9 +14,19 @@ from adapters.memory import (
     InMemoryStorage,
     SequentialIds,
 )
-from portal_core.cases.model import Case, CaseStatus, CaseStatusChanged, Visibility
+from portal_core.cases.model import (
+    AttachmentAdded,
+    Case,
+    CaseDetailsChanged,
+    CaseStatus,
+    CaseStatusChanged,
+    CaseSubmitted,
+    CommentAdded,
+    Priority,
+    Visibility,
+)
 from portal_core.cases.service import AddComment, CaseService, ChangeStatus, SubmitCase
-from portal_core.delivery import BackoffPolicy, OutboxRelay
+from portal_core.delivery import BackoffPolicy, OutboxRelay, RetryLater
 from portal_core.dispatch import EventDispatcher
 from portal_core.organisations.model import Organisation, Principal, Role, User
 from portal_core.ports import CaseSystem, ExternalCase
@@ -235,3 +245,83 @@ def test_a_failed_message_waits_for_its_back_off_before_the_next_attempt() -> No
     [message] = portal.storage.state.outbox.values()
     assert message.last_error == "ConnectionError: case system unavailable"
     assert message.attempts == 2
+
+
+class RecordingExtras:
+    """The optional sides of a case system: details updates and file references."""
+
+    def __init__(self) -> None:
+        self.details: list[tuple[str, str, Priority]] = []
+        self.files: list[tuple[str, str, str]] = []
+
+    def update_details(
+        self, external_id: str, *, subject: str, description: str, priority: Priority
+    ) -> None:
+        self.details.append((external_id, subject, priority))
+
+    def attach_file_reference(
+        self,
+        external_id: str,
+        *,
+        file_id: str,
+        name: str,
+        url: str,
+        size: int,
+        content_type: str,
+    ) -> None:
+        self.files.append((external_id, name, url))
+
+
+def test_details_and_file_references_follow_the_case_once_it_is_registered() -> None:
+    portal = Portal()
+    extras = RecordingExtras()
+    writer = CaseSystemWriter(
+        uow=portal.storage.unit_of_work,
+        case_system=portal.case_system,
+        clock=portal.clock,
+        ids=SequentialIds("w"),
+        dispatcher=EventDispatcher(),
+        details=extras,
+        file_references=extras,
+        file_link=lambda case_id, file_id: (
+            f"https://portal.example/cases/{case_id}/files/{file_id}"
+        ),
+    )
+    case = portal.cases.submit(portal.ann, SubmitCase(subject="VAT return", description=""))
+    changed, event = portal.case(case.id).change_details(
+        subject="VAT return Q2",
+        description="",
+        priority=Priority.URGENT,
+        actor_id="sam",
+        event_id="details-1",
+        at=START,
+    )
+    attachment = AttachmentAdded(
+        event_id="file-1",
+        occurred_at=START,
+        organisation_id="acme",
+        actor_id="ann",
+        case_id=case.id,
+        attachment_id="att-1",
+        display_name="figures.pdf",
+        size=10,
+        content_type="application/pdf",
+    )
+    with pytest.raises(RetryLater):
+        writer.push_details(event)
+    writer.create_case(next(iter(portal.storage.state.outbox.values())).event)  # type: ignore[arg-type]
+    writer.push_details(event)
+    writer.push_file_reference(attachment)
+    external_id = portal.case(case.id).external_id
+    assert extras.details == [(external_id, "VAT return Q2", Priority.URGENT)]
+    assert extras.files == [
+        (external_id, "figures.pdf", f"https://portal.example/cases/{case.id}/files/att-1")
+    ]
+    assert set(writer.handlers()) == {
+        CaseSubmitted,
+        CaseStatusChanged,
+        CommentAdded,
+        CaseDetailsChanged,
+        AttachmentAdded,
+    }
+    assert changed.subject == "VAT return Q2"
