@@ -36,7 +36,7 @@ from adapters.salesforce.outbound_messages import (
     OutboundMessageParser,
     fault,
 )
-from portal_core.errors import ConcurrencyConflict, Conflict
+from portal_core.errors import ConcurrencyConflict, Conflict, InvalidInput
 from portal_core.sync import (
     SOURCE_CHANGE_EVENT,
     InboundCaseChange,
@@ -206,6 +206,8 @@ def _apply(
         raise _Refused(400, exc.message, client_error=True) from exc
     except (ConcurrencyConflict, Conflict) as exc:
         raise _Refused(409, exc.message, client_error=False) from exc
+    except InvalidInput as exc:  # a value the portal's rules refuse (e.g. an over-long text)
+        raise _Refused(400, exc.message, client_error=True) from exc
     except Exception as exc:  # storage down, commit failed: never acknowledged, so retried
         log.exception("inbound Salesforce changes could not be stored")
         raise _Refused(

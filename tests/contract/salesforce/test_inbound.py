@@ -399,3 +399,12 @@ def test_bad_change_events_are_refused_with_nothing_stored(receiver: Receiver, b
     assert reply.status == 400
     assert b'"error"' in reply.body
     assert nothing_stored(receiver)
+
+
+def test_a_value_the_portal_refuses_is_a_client_fault_not_a_retry_loop(receiver: Receiver) -> None:
+    reply = receiver.soap(
+        outbound_message([notification("04l000000000001AAA", record(Subject="x" * 300))])
+    )
+    assert reply.status == 400
+    assert b"255" in reply.body
+    assert nothing_stored(receiver)
