@@ -176,7 +176,8 @@ class SyncService:
             events.append(linked)
         synced = case.sync_from(
             status=case.status if change.from_portal else (change.status or case.status),
-            subject=case.subject if change.subject is None else change.subject,
+            # A subject cleared in Salesforce keeps the portal's: every case is shown by one.
+            subject=change.subject if change.subject and change.subject.strip() else case.subject,
             description=case.description if change.description is None else change.description,
             priority=change.priority or case.priority,
             external_number=change.number or case.external_number or case.reference,

@@ -225,3 +225,13 @@ def test_a_case_read_in_full_without_an_account_is_of_no_client() -> None:
     whole = evolve(change("e1", account_id=None), whole_record=True)
     with pytest.raises(UnknownAccount, match="no account"):
         world.service.apply([whole])
+
+
+def test_a_subject_cleared_in_salesforce_keeps_the_portals() -> None:
+    world = make_world()
+    world.service.apply([change("04l1")])
+    result = world.service.apply([change("04l2", minutes=1, subject="", status=CaseStatus.CLOSED)])
+    assert result.applied == 1
+    case = world.case_by_external_id("500000000000001AAA")
+    assert case is not None
+    assert (case.subject, case.status) == ("Payroll question", CaseStatus.CLOSED)
