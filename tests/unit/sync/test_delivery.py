@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from adapters.memory import FixedClock, InMemoryStorage
 from portal_core.cases.model import CaseStatus, CaseStatusChanged, CommentAdded
 from portal_core.delivery import OutboxRelay, RetryLater
@@ -113,3 +116,30 @@ def test_a_batch_takes_at_most_its_size() -> None:
     queue(storage, *(status_changed(f"e{n}") for n in range(5)))
     outbox = relay(storage, clock, {}, batch_size=2)
     assert [outbox.run_once().claimed for _ in range(4)] == [2, 2, 1, 0]
+
+
+@given(
+    messages=st.integers(1, 8),
+    failures=st.lists(st.booleans(), max_size=40),
+    batch_size=st.integers(1, 5),
+)
+def test_whatever_fails_in_between_every_message_is_delivered_in_the_end(
+    messages: int, failures: list[bool], batch_size: int
+) -> None:
+    storage, clock = InMemoryStorage(), FixedClock(START)
+    queue(storage, *(status_changed(f"e{n}") for n in range(messages)))
+    pattern = iter(failures)
+    delivered: list[str] = []
+
+    def flaky(event: DomainEvent) -> None:
+        if next(pattern, False):
+            raise ConnectionError("down")
+        delivered.append(event.event_id)
+
+    outbox = relay(storage, clock, {CaseStatusChanged: flaky}, batch_size=batch_size)
+    for _ in range(len(failures) + messages + 1):
+        clock.advance(timedelta(hours=2))
+        outbox.run_once()
+    assert sorted(delivered) == sorted(f"e{n}" for n in range(messages))
+    with storage.unit_of_work() as uow:
+        assert uow.outbox.pending_count() == 0
