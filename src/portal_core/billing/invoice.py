@@ -15,7 +15,8 @@ from them, so it can never disagree with them:
   overdue         issued or partially paid and past its due date (`status_on(today)` only)
 Once issued, lines, totals, number and dates never change (InvalidTransition); only payments,
 credits and the rendered document are added. Payments beyond the balance are kept in full and
-show as `overpaid` (a credit the firm owes the client): money is never dropped.
+show as `overpaid` (a credit the firm owes the client): money is never dropped. A refund is a
+negative payment that pays such a credit back (`with_refund`), never more than it.
 """
 
 from __future__ import annotations
@@ -164,10 +165,15 @@ class Payment:
     recorded_at: datetime
 
     def __attrs_post_init__(self) -> None:
-        if self.amount.amount <= 0 or not self.amount.is_rounded:
+        # Negative: a refund of money the client held as credit (see `Invoice.with_refund`).
+        if self.amount.is_zero or not self.amount.is_rounded:
             raise InvalidInput("A payment is a positive amount in whole minor units.")
         if not self.reference.strip():
             raise InvalidInput("A payment needs a reference.")
+
+    @property
+    def is_refund(self) -> bool:
+        return self.amount.is_negative
 
 
 @frozen(kw_only=True)
@@ -273,9 +279,11 @@ class Invoice:
     def status(self) -> InvoiceStatus:
         if self.is_draft:
             return InvoiceStatus.DRAFT
+        # Refunds count against payments: paid 540.00, credited and refunded in full is credited.
+        paid = self.amount_paid.amount > 0
         if self.balance_due.amount <= 0:
-            return InvoiceStatus.PAID if self.payments else InvoiceStatus.CREDITED
-        return InvoiceStatus.PARTIALLY_PAID if self.payments else InvoiceStatus.ISSUED
+            return InvoiceStatus.PAID if paid else InvoiceStatus.CREDITED
+        return InvoiceStatus.PARTIALLY_PAID if paid else InvoiceStatus.ISSUED
 
     def status_on(self, day: date) -> InvoiceStatus:
         """The status as shown on `day` (firm calendar): unpaid past the due date is overdue."""
@@ -328,6 +336,24 @@ class Invoice:
         )
 
     def with_payment(self, payment: Payment) -> Invoice:
+        if payment.is_refund:
+            raise InvalidInput("A payment is a positive amount in whole minor units.")
+        return self._with(payment)
+
+    def with_refund(self, refund: Payment) -> Invoice:
+        """Money paid back to the client: a negative payment, never more than the credit the
+        client holds (`overpaid`: paid beyond the balance, or credited after payment by a
+        credit note), so a refund can never make the client owe the invoice again."""
+        if not refund.is_refund:
+            raise InvalidInput("A refund is a negative payment.")
+        if refund.amount.currency == self.currency and -refund.amount > self.overpaid:
+            raise InvalidInput(
+                f"Invoice {self.number} holds {self.overpaid} of credit for the client; "
+                f"a refund of {-refund.amount} needs a credit note first."
+            )
+        return self._with(refund)
+
+    def _with(self, payment: Payment) -> Invoice:
         if self.is_draft:
             raise InvalidTransition("A draft cannot be paid; issue it first.")
         if payment.amount.currency != self.currency:
