@@ -16,6 +16,12 @@ from adapters.sql.billing import (
     SqlTimeEntryRepository,
 )
 from adapters.sql.errors import StorageUnavailable, lost_connection_reported
+from adapters.sql.identity import (
+    SqlCredentialRepository,
+    SqlOneTimeTokenRepository,
+    SqlSessionRepository,
+    SqlSignInAttemptLog,
+)
 from adapters.sql.repositories import (
     Database,
     SqlAttachmentRepository,
@@ -47,6 +53,10 @@ class SqlUnitOfWork:
     outbox: SqlOutbox
     processed_events: SqlProcessedEvents
     counters: SqlCounters
+    credentials: SqlCredentialRepository
+    sessions: SqlSessionRepository
+    one_time_tokens: SqlOneTimeTokenRepository
+    sign_in_attempts: SqlSignInAttemptLog
     contracts: SqlContractRepository
     case_fees: SqlCaseFeeRepository
     time_entries: SqlTimeEntryRepository
@@ -74,6 +84,10 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(db)
         self.processed_events = SqlProcessedEvents(db)
         self.counters = SqlCounters(db)
+        self.credentials = SqlCredentialRepository(db)
+        self.sessions = SqlSessionRepository(db)
+        self.one_time_tokens = SqlOneTimeTokenRepository(db)
+        self.sign_in_attempts = SqlSignInAttemptLog(db)
         self.contracts = SqlContractRepository(db)
         self.case_fees = SqlCaseFeeRepository(db)
         self.time_entries = SqlTimeEntryRepository(db)

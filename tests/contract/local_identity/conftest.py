@@ -68,7 +68,7 @@ class LocalSignIn:
         self.service.accept_invitation(link.rsplit("/", 1)[1], password)
 
 
-@pytest.fixture(params=["memory"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def local(request: pytest.FixtureRequest) -> LocalSignIn:
     storage = request.getfixturevalue(f"{request.param}_storage")
     uow: UnitOfWorkFactory = storage.unit_of_work
