@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +79,22 @@ def test_a_wrong_setting_is_reported_with_exit_status_2(
 
     assert status == 2
     assert output == "portal: PORTAL_PORT must be a port number (1-65535), not 'eighty'.\n"
+
+
+def test_importing_the_entrypoints_connects_to_nothing_and_writes_nothing(tmp_path: Path) -> None:
+    probe = (
+        "import sys, entrypoints.cli, entrypoints.web.app, entrypoints.demo;"
+        "print(sorted(m for m in ('sqlalchemy', 'alembic', 'uvicorn', 'psycopg') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": os.environ.get("PATH", ""), "PORTAL_DATABASE_URL": "postgresql://nowhere/x"},
+    )
+
+    assert result.stdout.strip() == "[]"
+    assert list(tmp_path.iterdir()) == []
