@@ -84,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     import uvicorn  # noqa: PLC0415 (only this command needs the server)
 
+    from adapters.sql import SchemaOutOfDate  # noqa: PLC0415
     from entrypoints.web.app import APP_FACTORY, create_served_app  # noqa: PLC0415
 
     overrides = {}
@@ -95,13 +96,20 @@ def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     configure_logging(settings)
     print(_serve_banner(settings), flush=True)
     app: Litestar | str
-    if args.reload:
-        # The reloading server imports the app in a fresh process that reads the environment
-        # itself, so the command-line overrides must be in the environment too.
-        os.environ.update(overrides)
-        app = APP_FACTORY
-    else:
-        app = create_served_app(settings)
+    try:
+        if args.reload:
+            # The reloading server builds the app in a fresh process that reads the
+            # environment itself, so the command-line overrides must be in it too. The storage
+            # is made ready here first, so that a problem shows once, not in a restart loop.
+            with _container({**environ, **overrides}) as container:
+                container.prepare_storage()
+            os.environ.update(overrides)
+            app = APP_FACTORY
+        else:
+            app = create_served_app(settings)
+    except SchemaOutOfDate as outdated:
+        print(f"portal: {outdated}", file=sys.stderr)
+        return FAILED
     uvicorn.run(
         app,
         host=settings.host,

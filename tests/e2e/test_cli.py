@@ -98,3 +98,24 @@ def test_importing_the_entrypoints_connects_to_nothing_and_writes_nothing(tmp_pa
 
     assert result.stdout.strip() == "[]"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_production_refuses_to_serve_an_old_schema_and_says_what_to_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    production = {
+        "PORTAL_ENVIRONMENT": "production",
+        "PORTAL_SECRET_KEY": SECRET,
+        "PORTAL_BASE_URL": "https://portal.example.com",
+        "PORTAL_FIRM_NAME": "Example Partners LLP",
+        "PORTAL_DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}",
+    }
+
+    status, output = run(capsys, production, "serve", "--port", "8123")
+
+    assert status == 1
+    assert "portal db upgrade" in output
+    assert "Uvicorn running" not in output
+
+    assert run(capsys, production, "db", "upgrade")[0] == 0
+    assert run(capsys, production, "db", "check")[0] == 0
