@@ -103,7 +103,7 @@ class SqlStorage:
                 pool_size=10,
                 max_overflow=10,
                 pool_timeout=30,
-                pool_pre_ping=True,
+                pool_pre_ping=False,
                 pool_recycle=1800,
             )
         else:

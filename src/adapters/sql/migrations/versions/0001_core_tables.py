@@ -111,7 +111,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_cases_organisation_recent",
         "cases",
-        ["organisation_id", sa.text("updated_at DESC"), sa.text("id DESC")],
+        ["organisation_id", sa.text("updated_at DESC"), sa.text("id DESC"), "status"],
     )
     op.create_index(
         "ix_cases_status_recent",
