@@ -104,6 +104,17 @@ class InMemoryOneTimeTokenRepository:
         self._state.one_time_tokens[token_digest] = evolve(stored, used_at=at)
         return True
 
+    def unused_for(self, user_id: str, purpose: TokenPurpose) -> Sequence[OneTimeToken]:
+        return sorted(
+            (
+                token
+                for token in self._state.one_time_tokens.values()
+                if token.user_id == user_id and token.purpose is purpose and token.used_at is None
+            ),
+            key=lambda token: (token.created_at, token.token_digest),
+            reverse=True,
+        )
+
     def discard_unused(self, user_id: str, purpose: TokenPurpose) -> int:
         digests = [
             digest

@@ -256,6 +256,18 @@ class SqlOneTimeTokenRepository:
         )
         return result.rowcount == 1
 
+    def unused_for(self, user_id: str, purpose: TokenPurpose) -> Sequence[OneTimeToken]:
+        rows = self._db.execute(
+            select(one_time_tokens)
+            .where(
+                one_time_tokens.c.user_id == user_id,
+                one_time_tokens.c.purpose == purpose.value,
+                one_time_tokens.c.used_at.is_(None),
+            )
+            .order_by(one_time_tokens.c.created_at.desc(), one_time_tokens.c.token_digest.desc())
+        ).all()
+        return [_token(row) for row in rows]
+
     def discard_unused(self, user_id: str, purpose: TokenPurpose) -> int:
         result = self._db.execute(
             delete(one_time_tokens).where(

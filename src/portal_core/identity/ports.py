@@ -100,6 +100,10 @@ class OneTimeTokenRepository(Protocol):
         concurrent uses, exactly one gets True."""
         ...
 
+    def unused_for(self, user_id: str, purpose: TokenPurpose) -> Sequence[OneTimeToken]:
+        """The user's unused tokens of `purpose`, newest first (expired ones included)."""
+        ...
+
     def discard_unused(self, user_id: str, purpose: TokenPurpose) -> int:
         """Remove the user's unused tokens of `purpose` (a newer link replaces older ones)."""
         ...

@@ -87,6 +87,8 @@ class SignInPolicy:
     absolute_lifetime: timedelta = timedelta(hours=12)
     invitation_lifetime: timedelta = timedelta(days=7)
     password_reset_lifetime: timedelta = timedelta(hours=1)
+    password_reset_cooldown: timedelta = timedelta(minutes=2)
+    """A reset asked for again this soon sends nothing: nobody's mailbox is flooded."""
     throttle: ThrottlePolicy = field(factory=ThrottlePolicy)
     passwords: PasswordPolicy = field(factory=PasswordPolicy)
     totp_issuer: str = "Client portal"
@@ -366,13 +368,17 @@ class SignInService:
         return user
 
     def request_password_reset(self, email: str) -> None:
-        """Queue a reset link for the address, if an active user has it. The answer is the same
-        either way, so that the form does not tell which addresses have accounts."""
+        """Queue a reset link for the address, if an active user has it and was not sent one in
+        the last `password_reset_cooldown`. The answer is the same either way, so that the form
+        does not tell which addresses have accounts."""
         now = self._clock.now()
         events: list[DomainEvent] = []
         with self._uow() as uow:
             user = uow.users.by_email(email.strip())
             if user is None or not user.active:
+                return
+            pending = uow.one_time_tokens.unused_for(user.id, TokenPurpose.PASSWORD_RESET)
+            if pending and now - pending[0].created_at < self._policy.password_reset_cooldown:
                 return
             token, expires_at = self._issue(uow, user, TokenPurpose.PASSWORD_RESET, now)
             requested = PasswordResetRequested(

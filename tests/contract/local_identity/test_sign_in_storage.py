@@ -115,12 +115,12 @@ def test_sessions_come_back_exactly_and_end_one_or_all(people: LocalSignIn) -> N
 
 
 def test_a_link_is_used_once_and_newer_links_void_unused_ones(people: LocalSignIn) -> None:
-    def link(digest: str, purpose: TokenPurpose) -> OneTimeToken:
+    def link(digest: str, purpose: TokenPurpose, minutes: int = 0) -> OneTimeToken:
         return OneTimeToken(
             token_digest=digest,
             purpose=purpose,
             user_id="ann",
-            created_at=START,
+            created_at=START + timedelta(minutes=minutes),
             expires_at=START + timedelta(hours=1),
         )
 
@@ -131,6 +131,7 @@ def test_a_link_is_used_once_and_newer_links_void_unused_ones(people: LocalSignI
             ("r1", TokenPurpose.PASSWORD_RESET),
         ):
             uow.one_time_tokens.add(link(digest, purpose))
+        uow.one_time_tokens.add(link("i3", TokenPurpose.INVITATION, minutes=1))
         with pytest.raises(Conflict):
             uow.one_time_tokens.add(link("i1", TokenPurpose.INVITATION))
         uow.commit()
@@ -139,13 +140,19 @@ def test_a_link_is_used_once_and_newer_links_void_unused_ones(people: LocalSignI
         assert uow.one_time_tokens.use("i1", at=used_at) is True
         assert uow.one_time_tokens.use("i1", at=used_at) is False
         assert uow.one_time_tokens.use("unknown", at=used_at) is False
-        assert uow.one_time_tokens.discard_unused("ann", TokenPurpose.INVITATION) == 1
+        assert uow.one_time_tokens.unused_for("ann", TokenPurpose.INVITATION) == [
+            link("i3", TokenPurpose.INVITATION, minutes=1),
+            link("i2", TokenPurpose.INVITATION),
+        ]
+        assert uow.one_time_tokens.unused_for("bob", TokenPurpose.INVITATION) == []
+        assert uow.one_time_tokens.discard_unused("ann", TokenPurpose.INVITATION) == 2
         uow.commit()
     with people.uow() as uow:
         stored = uow.one_time_tokens.get("i1")
         assert stored is not None
         assert stored.used_at == used_at
         assert uow.one_time_tokens.get("i2") is None
+        assert uow.one_time_tokens.get("i3") is None
         assert uow.one_time_tokens.get("r1") == link("r1", TokenPurpose.PASSWORD_RESET)
 
 

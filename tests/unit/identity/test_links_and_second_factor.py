@@ -150,6 +150,21 @@ def test_a_password_reset_sets_the_new_password_and_ends_every_session(world: Wo
     assert kinds == ["password_reset_requested", "password_changed"]
 
 
+def test_asking_again_at_once_sends_no_second_reset_e_mail(world: World) -> None:
+    world.service.request_password_reset("ann@example.com")
+    world.clock.advance(world.service.policy.password_reset_cooldown - timedelta(seconds=1))
+    world.service.request_password_reset("ann@example.com")
+    assert len(queued(world)) == 1
+    world.clock.advance(timedelta(seconds=1))
+    world.service.request_password_reset("ann@example.com")
+    first, second = queued(world)
+    assert isinstance(first, PasswordResetRequested)
+    assert isinstance(second, PasswordResetRequested)
+    with pytest.raises(LinkNotValid):  # the newer link replaced the older
+        world.service.complete_password_reset(token_of(first.link), NEW_PASSWORD)
+    world.service.complete_password_reset(token_of(second.link), NEW_PASSWORD)
+
+
 def test_a_reset_link_expires_after_an_hour(world: World) -> None:
     world.service.request_password_reset("ann@example.com")
     [requested] = queued(world)
