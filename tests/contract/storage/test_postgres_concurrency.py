@@ -17,6 +17,7 @@ from portal_core.audit import AuditRecord
 from portal_core.errors import ConcurrencyConflict
 from portal_core.ports import OutboxMessage
 
+from .billing_factories import case_invoice, hourly_contract, issued
 from .factories import T0, at, case, organisation, submitted_case
 
 pytestmark = pytest.mark.postgres
@@ -51,9 +52,19 @@ def test_one_event_recorded_by_eight_workers_a_thousand_times_is_processed_once(
 def test_concurrent_invoice_issues_with_rollbacks_number_without_gaps(
     postgres_storage: SqlStorage,
 ) -> None:
-    def issue(attempt: int) -> int | None:
+    with postgres_storage.unit_of_work() as work:
+        work.organisations.add(organisation("org-1"))
+        work.contracts.add(hourly_contract())
+        for attempt in range(200):
+            work.invoices.add(case_invoice(f"inv-{attempt:03d}", f"c-{attempt:03d}"))
+        work.commit()
+
+    def issue(attempt: int) -> str | None:
         with postgres_storage.unit_of_work() as work:
-            number = work.counters.next_value("INV-2026")
+            draft = work.invoices.get(f"inv-{attempt:03d}")
+            assert draft is not None
+            number = f"INV-2026-{work.counters.next_value('INV-2026'):04d}"
+            work.invoices.update(issued(draft, number), expected_version=draft.version)
             work.audit.append(
                 AuditRecord(
                     id=f"issue-{attempt}",
@@ -62,8 +73,8 @@ def test_concurrent_invoice_issues_with_rollbacks_number_without_gaps(
                     organisation_id="org-1",
                     action="invoice.issued",
                     subject_type="invoice",
-                    subject_id=f"inv-{attempt}",
-                    details={"number": f"INV-2026-{number:04d}"},
+                    subject_id=draft.id,
+                    details={"number": number},
                 )
             )
             if attempt % 10 == 0:  # one issue in ten fails after taking its number
@@ -74,10 +85,13 @@ def test_concurrent_invoice_issues_with_rollbacks_number_without_gaps(
 
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         numbers = [n for n in pool.map(issue, range(200)) if n is not None]
-    assert sorted(numbers) == list(range(1, 181))
+    expected = [f"INV-2026-{n:04d}" for n in range(1, 181)]
+    assert sorted(numbers) == expected
     with postgres_storage.unit_of_work() as work:
-        stored = [entry.record.details["number"] for entry in work.audit.entries()]
-    assert sorted(stored) == [f"INV-2026-{n:04d}" for n in range(1, 181)]
+        stored = work.invoices.list(organisation_id="org-1", include_drafts=False)
+        audited = [entry.record.details["number"] for entry in work.audit.entries()]
+    assert sorted(i.number or "" for i in stored) == expected
+    assert sorted(audited) == expected
     verification = postgres_storage.verify_audit_chain()
     assert (verification.ok, verification.entries_checked) == (True, 180)
 

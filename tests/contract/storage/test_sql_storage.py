@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -259,3 +260,23 @@ def test_an_unreachable_database_is_reported_clearly() -> None:
             pass
     finally:
         storage.dispose()
+
+
+def test_threads_sharing_one_storage_take_turns_without_losing_numbers(
+    sql_storage: SqlStorage,
+) -> None:
+    """The embedded default serves requests from a thread pool: its writers must queue, not fail."""
+
+    def take_number(attempt: int) -> int | None:
+        with sql_storage.unit_of_work() as work:
+            work.organisations.list()  # read first, write later: the case SQLite must not refuse
+            number = work.counters.next_value("REF")
+            if attempt % 5 == 0:
+                work.rollback()
+                return None
+            work.commit()
+            return number
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        numbers = [n for n in pool.map(take_number, range(100)) if n is not None]
+    assert sorted(numbers) == list(range(1, 81))
