@@ -94,7 +94,7 @@ def envelope(notifications: list[str]) -> bytes:
 
 
 def workload(
-    *, total: int, per_message: int, cases: int, seed: int, prefix: str
+    *, total: int, per_message: int, cases: int, seed: int, prefix: str, first_case: int = 0
 ) -> tuple[list[bytes], int]:
     """Messages carrying `total` notifications, 30% of them re-deliveries of earlier ones."""
     rng = random.Random(seed)
@@ -109,7 +109,8 @@ def workload(
                 batch.append(rng.choice(sent))
                 continue
             version = next(versions)
-            item = notification(f"04l{prefix}{version:012d}", rng.randrange(cases), version)
+            case_number = first_case + rng.randrange(cases)
+            item = notification(f"04l{prefix}{version:012d}", case_number, version)
             sent.append(item)
             batch.append(item)
             fresh += 1

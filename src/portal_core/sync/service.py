@@ -17,6 +17,11 @@ The rules, per change:
    that status itself, and may have written a newer one since;
 5. a case the portal does not know, of an account linked to an organisation, is imported; of
    an unknown account, the whole message is refused (`UnknownAccount`).
+
+Locks are taken in one order by every message, so that concurrent deliveries on PostgreSQL
+wait for each other instead of deadlocking: first the processed-event records (sorted by id),
+then the case-reference counter (imports), then the cases (sorted by id), and only then the
+history, audit chain and outbox, whose audit head every writer of the portal takes last.
 """
 
 from __future__ import annotations
@@ -26,13 +31,12 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 
-from attrs import evolve
+from attrs import define, evolve
 
 from portal_core.cases.model import Case, CaseEvent, Priority
 from portal_core.cases.service import CASE_REFERENCE_SERIES, format_case_reference
 from portal_core.dispatch import EventDispatcher, record_change
 from portal_core.errors import Conflict
-from portal_core.events import DomainEvent
 from portal_core.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
 from portal_core.sync.changes import (
     SYNC_ACTOR,
@@ -53,6 +57,60 @@ class Outcome(enum.Enum):
     UNCHANGED = "unchanged"
     INCOMPLETE = "incomplete"
     """Cannot be imported from what it carries: the whole message is refused (IncompleteChange)."""
+
+
+@define
+class _Pending:
+    """A case as this message leaves it, and the version it had when read (None: imported)."""
+
+    case: Case
+    stored_version: int | None
+
+
+class _Message:
+    """The cases one message touches, kept in memory until they are written, in lock order."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+        self.cases: dict[str, _Pending] = {}
+        self._by_external_id: dict[str, str] = {}
+        self.events: list[tuple[CaseEvent, Case]] = []
+
+    def find(self, change: InboundCaseChange) -> Case | None:
+        known = self._by_external_id.get(change.external_id)
+        if known is not None:
+            return self.cases[known].case
+        if change.portal_case_id is not None and change.portal_case_id in self.cases:
+            return self._own(self.cases[change.portal_case_id].case, change)
+        case = self._uow.cases.by_external_id(change.external_id)
+        if case is None and change.portal_case_id is not None:
+            # A case the portal created, whose creation comes back before the write-back
+            # handler linked it: it is the same case, never an import of a second one.
+            own = self._uow.cases.get(change.portal_case_id)
+            case = None if own is None else self._own(own, change)
+        if case is not None:
+            self.cases.setdefault(case.id, _Pending(case, case.version))
+            self.put(case)
+        return case
+
+    def put(self, case: Case, *, new: bool = False) -> None:
+        if new:
+            self.cases[case.id] = _Pending(case, None)
+        self.cases[case.id].case = case
+        if case.external_id is not None:
+            self._by_external_id[case.external_id] = case.id
+
+    def record(self, event: CaseEvent, case: Case) -> None:
+        self.events.append((event, case))
+
+    @staticmethod
+    def _own(case: Case, change: InboundCaseChange) -> Case:
+        if case.external_id not in (None, change.external_id):
+            raise Conflict(
+                f"Case {case.reference} is linked to {case.external_id}, "
+                f"not to {change.external_id}."
+            )
+        return case
 
 
 class SyncService:
@@ -78,18 +136,29 @@ class SyncService:
         """
         outcomes: Counter[Outcome] = Counter()
         changed: list[str] = []
-        events: list[DomainEvent] = []
         incomplete: list[str] = []
+        received = list(changes)
         with self._uow() as uow:
-            for change in changes:
-                outcome, case_id = self._one(uow, change, events, incomplete)
+            fresh: list[InboundCaseChange] = []
+            for change in sorted(received, key=lambda c: (c.source, c.event_id)):
+                if uow.processed_events.record(
+                    change.source, change.event_id, at=self._clock.now()
+                ):
+                    fresh.append(change)
+                else:
+                    outcomes[Outcome.DUPLICATE] += 1
+            message = _Message(uow)
+            # Per case, oldest version first: each version it went through is in its history.
+            for change in sorted(fresh, key=lambda c: (c.external_id, c.modified_at, c.event_id)):
+                outcome, case_id = self._one(uow, message, change, incomplete)
                 outcomes[outcome] += 1
                 if outcome in (Outcome.APPLIED, Outcome.IMPORTED) and case_id is not None:
                     changed.append(case_id)
             if incomplete:
                 raise IncompleteChange(tuple(dict.fromkeys(incomplete)))
+            self._write(uow, message)
             uow.commit()
-        self._dispatcher.dispatch(events)
+        self._dispatcher.dispatch(event for event, _ in message.events)
         result = SyncResult(
             applied=outcomes[Outcome.APPLIED],
             imported=outcomes[Outcome.IMPORTED],
@@ -120,47 +189,31 @@ class SyncService:
     def _one(
         self,
         uow: UnitOfWork,
+        message: _Message,
         change: InboundCaseChange,
-        events: list[DomainEvent],
         incomplete: list[str],
     ) -> tuple[Outcome, str | None]:
-        if not uow.processed_events.record(change.source, change.event_id, at=self._clock.now()):
-            return Outcome.DUPLICATE, None
-        case = self._find(uow, change)
+        case = message.find(change)
         if case is None:
-            imported = self._import(uow, change, events, incomplete)
-            return (
-                (Outcome.INCOMPLETE, None) if imported is None else (Outcome.IMPORTED, imported.id)
-            )
-        return self._sync(uow, case, change, events, incomplete), case.id
-
-    def _find(self, uow: UnitOfWork, change: InboundCaseChange) -> Case | None:
-        case = uow.cases.by_external_id(change.external_id)
-        if case is not None or change.portal_case_id is None:
-            return case
-        # A case the portal created, whose creation comes back before the write-back handler
-        # linked it: it is the same case, never an import of a second one.
-        own = uow.cases.get(change.portal_case_id)
-        if own is not None and own.external_id not in (None, change.external_id):
-            raise Conflict(
-                f"Case {own.reference} is linked to {own.external_id}, not to {change.external_id}."
-            )
-        return own
+            imported = self._import(uow, message, change, incomplete)
+            if imported is None:
+                return Outcome.INCOMPLETE, None
+            return Outcome.IMPORTED, imported.id
+        return self._sync(message, case, change, incomplete), case.id
 
     def _sync(
         self,
-        uow: UnitOfWork,
+        message: _Message,
         case: Case,
         change: InboundCaseChange,
-        events: list[DomainEvent],
         incomplete: list[str],
     ) -> Outcome:
-        stored_version = case.version
         if (
             case.external_modified_at is not None
             and change.modified_at <= case.external_modified_at
         ):
             return Outcome.STALE
+        linked_now = False
         if case.external_id is None:
             if change.number is None:
                 incomplete.append(change.external_id)
@@ -172,8 +225,8 @@ class SyncService:
                 event_id=self._ids.new_id(),
                 at=self._clock.now(),
             )
-            self._store(uow, linked, case)
-            events.append(linked)
+            message.record(linked, case)
+            linked_now = True
         synced = case.sync_from(
             status=case.status if change.from_portal else (change.status or case.status),
             # A subject cleared in Salesforce keeps the portal's: every case is shown by one.
@@ -189,19 +242,19 @@ class SyncService:
         assert synced is not None, "newer versions were checked above"
         updated, event = synced
         if _same_values(case, updated):
-            marked = evolve(case, external_modified_at=change.modified_at, version=case.version + 1)
-            uow.cases.update(marked, expected_version=stored_version)
-            return Outcome.APPLIED if case.version != stored_version else Outcome.UNCHANGED
-        self._store(uow, event, updated)
-        events.append(event)
-        uow.cases.update(updated, expected_version=stored_version)
+            message.put(
+                evolve(case, external_modified_at=change.modified_at, version=case.version + 1)
+            )
+            return Outcome.APPLIED if linked_now else Outcome.UNCHANGED
+        message.record(event, updated)
+        message.put(updated)
         return Outcome.APPLIED
 
     def _import(
         self,
         uow: UnitOfWork,
+        message: _Message,
         change: InboundCaseChange,
-        events: list[DomainEvent],
         incomplete: list[str],
     ) -> Case | None:
         if not change.is_complete:
@@ -228,8 +281,8 @@ class SyncService:
             event_id=self._ids.new_id(),
             at=now,
         )
-        uow.cases.add(case)
-        self._store(uow, submitted, case)
+        message.put(case, new=True)
+        message.record(submitted, case)
         case, linked = case.link(
             external_id=change.external_id,
             external_number=change.number,
@@ -237,8 +290,7 @@ class SyncService:
             event_id=self._ids.new_id(),
             at=now,
         )
-        self._store(uow, linked, case)
-        events.extend([submitted, linked])
+        message.record(linked, case)
         synced = case.sync_from(
             status=change.status,
             subject=case.subject,
@@ -253,25 +305,33 @@ class SyncService:
         assert synced is not None, "a new case holds no version yet"
         updated, event = synced
         if updated.status is not case.status:
-            self._store(uow, event, updated)
-            events.append(event)
+            message.record(event, updated)
         else:
             updated = evolve(
                 case, external_modified_at=change.modified_at, version=case.version + 1
             )
-        uow.cases.update(updated, expected_version=1)
+        message.put(updated)
         return updated
 
-    def _store(self, uow: UnitOfWork, event: CaseEvent, case: Case) -> None:
-        uow.history.append(event)
-        record_change(
-            uow,
-            event,
-            ids=self._ids,
-            subject_type="case",
-            subject_id=case.id,
-            details={"case_reference": case.reference},
-        )
+    # --- writing, in lock order -------------------------------------------------------------
+
+    def _write(self, uow: UnitOfWork, message: _Message) -> None:
+        for case_id in sorted(message.cases):
+            pending = message.cases[case_id]
+            if pending.stored_version is None:
+                uow.cases.add(pending.case)
+            elif pending.case.version != pending.stored_version:
+                uow.cases.update(pending.case, expected_version=pending.stored_version)
+        for event, case in message.events:
+            uow.history.append(event)
+            record_change(
+                uow,
+                event,
+                ids=self._ids,
+                subject_type="case",
+                subject_id=case.id,
+                details={"case_reference": case.reference},
+            )
 
 
 def _same_values(before: Case, after: Case) -> bool:
