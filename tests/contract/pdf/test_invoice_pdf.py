@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from attrs import evolve
+from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
 from adapters.pdf import Fpdf2InvoiceRenderer
@@ -237,3 +238,24 @@ def test_line_breaks_in_a_description_start_new_lines_and_tabs_print_as_spaces()
     assert "Due diligence" in text
     assert "Data room review" in text
     assert "\t" not in text
+
+
+def test_the_embedded_font_is_a_subset_whose_glyph_bounds_are_right(
+    small_invoice: InvoiceDocument,
+) -> None:
+    # The renderer tells fontTools not to re-measure glyphs while subsetting: prove the
+    # bounds it embeds are still the true ones.
+    reader = PdfReader(io.BytesIO(RENDERER.render(small_invoice)))
+    fonts = reader.pages[0]["/Resources"]["/Font"]
+    assert len(fonts) == 1
+    descendant = next(iter(fonts.values())).get_object()["/DescendantFonts"][0].get_object()
+    embedded = descendant["/FontDescriptor"].get_object()["/FontFile2"].get_object().get_data()
+    font = TTFont(io.BytesIO(embedded))
+    glyphs = font["glyf"]
+    outlined = [name for name in font.getGlyphOrder() if glyphs[name].numberOfContours != 0]
+    assert 50 < len(outlined) < 400  # a subset: what the invoice prints, not the whole font
+    for name in outlined:
+        glyph = glyphs[name]
+        stored = (glyph.xMin, glyph.yMin, glyph.xMax, glyph.yMax)
+        glyph.recalcBounds(glyphs)
+        assert stored == (glyph.xMin, glyph.yMin, glyph.xMax, glyph.yMax), name
