@@ -18,10 +18,10 @@ The rules, per change:
 5. a case the portal does not know, of an account linked to an organisation, is imported; of
    an unknown account, the whole message is refused (`UnknownAccount`).
 
-Locks are taken in one order by every message, so that concurrent deliveries on PostgreSQL
-wait for each other instead of deadlocking: first the processed-event records (sorted by id),
-then the case-reference counter (imports), then the cases (sorted by id), and only then the
-history, audit chain and outbox, whose audit head every writer of the portal takes last.
+Locks are taken in the order every use case of the portal takes them, so that concurrent
+deliveries and portal writes wait for each other instead of deadlocking: the processed-event
+records (sorted by id), the case-reference counter (imports), new cases, then history, audit
+and outbox (the audit chain's head serialises writers), and the existing cases last, by id.
 """
 
 from __future__ import annotations
@@ -316,12 +316,10 @@ class SyncService:
     # --- writing, in lock order -------------------------------------------------------------
 
     def _write(self, uow: UnitOfWork, message: _Message) -> None:
-        for case_id in sorted(message.cases):
-            pending = message.cases[case_id]
+        ordered = [message.cases[case_id] for case_id in sorted(message.cases)]
+        for pending in ordered:
             if pending.stored_version is None:
                 uow.cases.add(pending.case)
-            elif pending.case.version != pending.stored_version:
-                uow.cases.update(pending.case, expected_version=pending.stored_version)
         for event, case in message.events:
             uow.history.append(event)
             record_change(
@@ -332,6 +330,13 @@ class SyncService:
                 subject_id=case.id,
                 details={"case_reference": case.reference},
             )
+        # Existing cases last, as every use case of the portal does (audit head, then the case).
+        for pending in ordered:
+            if (
+                pending.stored_version is not None
+                and pending.case.version != pending.stored_version
+            ):
+                uow.cases.update(pending.case, expected_version=pending.stored_version)
 
 
 def _same_values(before: Case, after: Case) -> bool:
