@@ -35,6 +35,30 @@ from adapters.sql.repositories import (
     SqlUserRepository,
 )
 from adapters.sql.serialisation import EventCodec
+from portal_core.billing.ports import (
+    CaseFeeRepository,
+    ContractRepository,
+    CreditNoteRepository,
+    InvoiceRepository,
+    TimeEntryRepository,
+)
+from portal_core.identity.ports import (
+    CredentialRepository,
+    OneTimeTokenRepository,
+    SessionRepository,
+    SignInAttemptLog,
+)
+from portal_core.ports import (
+    AttachmentRepository,
+    AuditLog,
+    CaseHistory,
+    CaseRepository,
+    Counters,
+    OrganisationRepository,
+    Outbox,
+    ProcessedEvents,
+    UserRepository,
+)
 
 
 class SqlUnitOfWork:
@@ -44,24 +68,26 @@ class SqlUnitOfWork:
     `SqlStorage`), so a unit of work that has committed holds no lock while it finishes up.
     """
 
-    organisations: SqlOrganisationRepository
-    users: SqlUserRepository
-    cases: SqlCaseRepository
-    history: SqlCaseHistory
-    attachments: SqlAttachmentRepository
-    audit: SqlAuditLog
-    outbox: SqlOutbox
-    processed_events: SqlProcessedEvents
-    counters: SqlCounters
-    credentials: SqlCredentialRepository
-    sessions: SqlSessionRepository
-    one_time_tokens: SqlOneTimeTokenRepository
-    sign_in_attempts: SqlSignInAttemptLog
-    contracts: SqlContractRepository
-    case_fees: SqlCaseFeeRepository
-    time_entries: SqlTimeEntryRepository
-    invoices: SqlInvoiceRepository
-    credit_notes: SqlCreditNoteRepository
+    # Typed as the ports: the UnitOfWork Protocol's attributes are settable, so mypy wants
+    # them declared with exactly its types (and then checks each SQL repository against them).
+    organisations: OrganisationRepository
+    users: UserRepository
+    cases: CaseRepository
+    history: CaseHistory
+    attachments: AttachmentRepository
+    audit: AuditLog
+    outbox: Outbox
+    processed_events: ProcessedEvents
+    counters: Counters
+    credentials: CredentialRepository
+    sessions: SessionRepository
+    one_time_tokens: OneTimeTokenRepository
+    sign_in_attempts: SignInAttemptLog
+    contracts: ContractRepository
+    case_fees: CaseFeeRepository
+    time_entries: TimeEntryRepository
+    invoices: InvoiceRepository
+    credit_notes: CreditNoteRepository
 
     def __init__(self, engine: Engine, codec: EventCodec) -> None:
         self._engine = engine
