@@ -56,6 +56,19 @@ class BackoffPolicy:
         return timedelta(seconds=base * (1 - self.jitter * draw()))
 
 
+def merge_handlers(
+    *registries: Mapping[type[DomainEvent], DeliveryHandler | Sequence[DeliveryHandler]],
+) -> dict[type[DomainEvent], tuple[DeliveryHandler, ...]]:
+    """One registry from several (the case-system write-back, e-mails, live updates, ...):
+    every handler of an event type runs, in the order the registries were given."""
+    merged: dict[type[DomainEvent], tuple[DeliveryHandler, ...]] = {}
+    for registry in registries:
+        for event_type, found in registry.items():
+            handlers = tuple(found) if isinstance(found, Sequence) else (found,)
+            merged[event_type] = merged.get(event_type, ()) + handlers
+    return merged
+
+
 @frozen(kw_only=True)
 class DeliveryReport:
     claimed: int = 0
@@ -83,10 +96,7 @@ class OutboxRelay:
             raise ValueError("A batch holds at least one message.")
         self._uow = uow
         self._clock = clock
-        self._handlers = {
-            event_type: tuple(found) if isinstance(found, Sequence) else (found,)
-            for event_type, found in handlers.items()
-        }
+        self._handlers = merge_handlers(handlers)
         self._batch_size = batch_size
         self._lease = lease
         self._backoff = backoff or BackoffPolicy()

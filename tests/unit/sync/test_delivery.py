@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from adapters.memory import FixedClock, InMemoryStorage
 from portal_core.cases.model import CaseStatus, CaseStatusChanged, CommentAdded
-from portal_core.delivery import OutboxRelay, RetryLater
+from portal_core.delivery import OutboxRelay, RetryLater, merge_handlers
 from portal_core.events import DomainEvent
 from portal_core.ports import OutboxMessage
 from tests.unit.sync.builders import START
@@ -143,3 +143,12 @@ def test_whatever_fails_in_between_every_message_is_delivered_in_the_end(
     assert sorted(delivered) == sorted(f"e{n}" for n in range(messages))
     with storage.unit_of_work() as uow:
         assert uow.outbox.pending_count() == 0
+
+
+def test_registries_of_several_owners_merge_without_losing_a_handler() -> None:
+    def mail(event: DomainEvent) -> None: ...
+    def crm(event: DomainEvent) -> None: ...
+    def live(event: DomainEvent) -> None: ...
+
+    merged = merge_handlers({CaseStatusChanged: mail}, {CaseStatusChanged: [crm, live]})
+    assert merged == {CaseStatusChanged: (mail, crm, live)}
