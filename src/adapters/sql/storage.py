@@ -18,7 +18,6 @@ from alembic.script import ScriptDirectory
 from attrs import frozen
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, select, text
 from sqlalchemy.engine import URL
-from sqlalchemy.pool import StaticPool
 
 from adapters.sql import tables as t
 from adapters.sql.errors import SchemaOutOfDate
@@ -84,7 +83,12 @@ class SqlStorage:
         """An engine for `url`; nothing connects until the first unit of work."""
         parsed = _normalised_url(url)
         if parsed.get_backend_name() == "sqlite":
-            in_memory = parsed.database in (None, "", ":memory:")
+            if parsed.database in (None, "", ":memory:"):
+                # One in-memory database per connection: units of work would not see each other.
+                raise ValueError(
+                    "The embedded database needs a file, e.g. sqlite:///var/portal.db "
+                    "(an in-memory SQLite database cannot be shared by units of work)."
+                )
             engine = create_engine(
                 parsed,
                 echo=echo,
@@ -92,8 +96,6 @@ class SqlStorage:
                     "check_same_thread": False,
                     "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
                 },
-                # An in-memory database lives in its one connection.
-                **({"poolclass": StaticPool} if in_memory else {}),
             )
             _prepare_sqlite(engine)
         elif parsed.get_backend_name() == "postgresql":

@@ -87,6 +87,12 @@ def test_an_unknown_database_is_refused() -> None:
         SqlStorage.from_url("mysql://portal@db.example/portal")
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_embedded_database_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="needs a file"):
+        SqlStorage.from_url(url)
+
+
 def test_the_embedded_database_uses_wal_and_enforces_foreign_keys(tmp_path: Path) -> None:
     storage = SqlStorage.from_url(f"sqlite:///{tmp_path / 'portal.db'}")
     try:
