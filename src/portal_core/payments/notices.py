@@ -47,17 +47,18 @@ def refund_text(event: PaymentRefunded, number: str) -> tuple[str, str]:
 
 
 def reminder_text(event: PaymentReminderDue) -> tuple[str, str]:
-    due = f"{_amount(event.balance_due, event.currency)} on invoice {event.number}"
+    owed = _amount(event.balance_due, event.currency)
+    number = event.number
     when = event.due_date.isoformat()
     if event.step_days < 0:
-        subject = f"Invoice {event.number} is due on {when}"
-        body = f"A friendly reminder: {due} is due on {when}."
+        subject = f"Invoice {number} is due on {when}"
+        body = f"A friendly reminder: {owed} on invoice {number} is due on {when}."
     elif event.step_days == 0:
-        subject = f"Invoice {event.number} is due today"
-        body = f"{due.capitalize()} is due today ({when})."
+        subject = f"Invoice {number} is due today"
+        body = f"{owed} on invoice {number} is due today ({when})."
     else:
-        subject = f"Invoice {event.number} is overdue"
-        body = f"{due.capitalize()} was due on {when}, {event.step_days} days ago."
+        subject = f"Invoice {number} is overdue"
+        body = f"{owed} on invoice {number} was due on {when}, {event.step_days} days ago."
     return subject, body + " Pay online from the invoice page in the portal."
 
 
