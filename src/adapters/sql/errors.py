@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from portal_core.errors import Conflict, InvalidInput, NotFound
 
@@ -103,4 +103,8 @@ def guarded(
             if kind == "foreign_key":
                 raise NotFound(missing) from None
             raise InvalidInput(invalid) from None
+        except DataError:
+            # A value the database cannot hold (PostgreSQL refuses NUL characters in text).
+            savepoint.rollback()
+            raise InvalidInput("A value cannot be stored as it is (a NUL character?).") from None
         savepoint.commit()

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from attrs import evolve
 from sqlalchemy import Connection, create_engine, make_url, text
 from sqlalchemy.exc import DBAPIError
 
 from adapters.sql import SchemaOutOfDate, SqlStorage, StorageUnavailable
 from adapters.sql.tables import metadata
-from portal_core.errors import NotFound
+from portal_core.errors import InvalidInput, NotFound
 
 from .factories import audit_record, case, organisation
 
@@ -114,6 +115,20 @@ def test_a_case_of_an_unknown_organisation_is_refused_as_not_found(
     with sql_storage.unit_of_work() as work:
         assert work.cases.get("c-1") is None
         assert work.organisations.get("org-1") is not None
+
+
+@pytest.mark.postgres
+def test_text_postgresql_cannot_hold_is_refused_as_invalid_input(
+    postgres_storage: SqlStorage,
+) -> None:
+    with postgres_storage.unit_of_work() as work:
+        work.organisations.add(organisation("org-1"))
+        with pytest.raises(InvalidInput, match="cannot be stored"):
+            work.cases.add(evolve(case("c-1"), subject="nul\x00byte"))
+        work.commit()
+    with postgres_storage.unit_of_work() as work:
+        assert work.organisations.get("org-1") is not None
+        assert work.cases.get("c-1") is None
 
 
 # --- the audit trail ----------------------------------------------------------------------
