@@ -35,6 +35,8 @@ class PayWorld:
     payments: PaymentService
     reminders: ReminderService
     published: list[DomainEvent]
+    ids: SequentialIds
+    dispatcher: EventDispatcher
 
     def draft_invoice(
         self, minutes: int = 150, organisation_id: str = "acme", **contract: Any
@@ -99,6 +101,8 @@ def make_pay_world() -> PayWorld:
         payments=payments,
         reminders=reminders,
         published=published,
+        ids=ids,
+        dispatcher=dispatcher,
     )
 
 
