@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_API_VERSION = "62.0"
 LIMIT_HEADER = "Sforce-Limit-Info"
+USAGE_WARNING = 0.9
+"""Share of the org's daily API limit at which a warning is logged (once per crossing)."""
 _USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
 
 
@@ -176,7 +178,12 @@ class SalesforceApi:
         usage = ApiUsage.from_header(response.headers.get(LIMIT_HEADER))
         if usage is not None:
             with self._usage_lock:
-                self._usage = usage
+                before, self._usage = self._usage, usage
+            crossed = before is None or before.fraction_used < USAGE_WARNING
+            if crossed and usage.fraction_used >= USAGE_WARNING:
+                log.warning(
+                    "Salesforce API usage at %d of %d requests (24 hours)", usage.used, usage.limit
+                )
         return response
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -315,3 +316,15 @@ def test_changed_details_reach_the_case_with_mapped_priority(
     )
     stored = emulator.records["Case"][created.external_id]
     assert (stored["Subject"], stored["Priority"]) == ("VAT return Q2", "Critical")
+
+
+def test_nearing_the_api_limit_is_logged_once(
+    salesforce: SalesforceCaseSystem, emulator: SalesforceEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.api_used = 13_498
+    with caplog.at_level(logging.WARNING, logger="adapters.salesforce.api"):
+        for _ in range(3):
+            salesforce.fetch("500000000000099AAA")
+    assert [r.getMessage() for r in caplog.records] == [
+        "Salesforce API usage at 13500 of 15000 requests (24 hours)"
+    ]
