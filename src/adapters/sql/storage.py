@@ -30,6 +30,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 # Any fixed number: serialises `portal db upgrade` run by several processes at once.
 _MIGRATION_LOCK_KEY = 7_277_001
+# Execution option of connections that only read: on SQLite they do not take the write lock.
+READ_ONLY = "portal_read_only"
 
 
 @frozen(kw_only=True)
@@ -68,7 +70,9 @@ def _prepare_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Connection) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that read first and
         # writes later fails outright (SQLITE_BUSY_SNAPSHOT) when another writer got in between.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only work (checks, verification) reads a WAL snapshot without blocking writers.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
 class SqlStorage:
@@ -141,7 +145,7 @@ class SqlStorage:
 
     def _revisions(self) -> tuple[set[str], set[str]]:
         """(the database's current revisions, the newest revisions this code knows)."""
-        with self.engine.connect() as connection:
+        with self.engine.connect().execution_options(**{READ_ONLY: True}) as connection:
             current = set(MigrationContext.configure(connection).get_current_heads())
             connection.rollback()
         heads = set(ScriptDirectory(str(MIGRATIONS)).get_heads())
@@ -174,9 +178,9 @@ class SqlStorage:
 
     def verify_audit_chain(self) -> AuditVerification:
         """Check every audit entry's link and hash; name the first entry that does not add up."""
-        connection = self.engine.connect()
+        # One snapshot for the whole walk, while appends carry on.
+        connection = self.engine.connect().execution_options(**{READ_ONLY: True})
         if connection.dialect.name == "postgresql":
-            # One snapshot for the whole walk, while appends carry on.
             connection = connection.execution_options(isolation_level="REPEATABLE READ")
         with connection:
             db = Database(connection, self._codec)

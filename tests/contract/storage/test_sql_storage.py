@@ -166,6 +166,18 @@ def test_an_intact_audit_chain_verifies(sql_storage: SqlStorage) -> None:
     assert verification.first_broken_sequence is None
 
 
+def test_verification_reads_a_snapshot_without_waiting_for_writers(
+    sql_storage: SqlStorage,
+) -> None:
+    _append_audit(sql_storage, 2)
+    with sql_storage.unit_of_work() as writing:
+        writing.audit.append(audit_record("a-3"))  # holds SQLite's write lock, uncommitted
+        verification = sql_storage.verify_audit_chain()
+        assert sql_storage.schema_is_current()
+        writing.commit()
+    assert (verification.ok, verification.entries_checked) == (True, 2)
+
+
 def test_the_audit_trail_cannot_be_changed_or_deleted(sql_storage: SqlStorage) -> None:
     _append_audit(sql_storage, 2)
     for statement in (
