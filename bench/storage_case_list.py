@@ -118,7 +118,7 @@ def timed(run: Callable[[], object], *, runs: int, warmup: int = 20) -> list[flo
     return durations
 
 
-def query_plan(storage: SqlStorage, query: CaseQuery, scope: str) -> str:
+def query_plan(storage: SqlStorage, query: CaseQuery, *, scope: str | None) -> str:
     page, count = case_search_statements(query, scope=scope)
     lines: list[str] = []
     with storage.engine.connect() as connection:
@@ -154,9 +154,22 @@ def measure(storage: SqlStorage, label: str, *, runs: int, organisation_count: i
         median = statistics.median(durations)
         p95 = statistics.quantiles(durations, n=20)[-1]
         print(f"  {name:<20} median {median:6.2f} ms   p95 {p95:6.2f} ms   ({runs} runs)")
+    open_page = CaseQuery(statuses=OPEN_STATUSES)
+    print("  query plan (open cases, page 1):\n" + query_plan(storage, open_page, scope=client))
+
+    staff_queue = CaseQuery(statuses=frozenset({CaseStatus.IN_PROGRESS}), page_size=25)
+
+    def queue_view() -> object:
+        with storage.unit_of_work() as work:
+            return work.cases.search(staff_queue, scope=None)
+
+    durations = timed(queue_view, runs=runs)
+    median = statistics.median(durations)
+    p95 = statistics.quantiles(durations, n=20)[-1]
     print(
-        f"  query plan (open cases, page 1):\n{query_plan(storage, CaseQuery(statuses=OPEN_STATUSES), client)}"
+        f"  staff queue (in progress, every client), page 1: median {median:6.2f} ms   p95 {p95:6.2f} ms"
     )
+    print("  query plan (staff queue, page 1):\n" + query_plan(storage, staff_queue, scope=None))
 
 
 @contextmanager
