@@ -209,15 +209,20 @@ class SqlStorage:
             )
         last_sequence = last.sequence if last is not None else 0
         last_hash = last.hash if last is not None else None
-        if head is not None and (head.sequence, head.hash) != (last_sequence, last_hash):
-            if head.sequence > last_sequence:
-                problem = f"Entries {last_sequence + 1} to {head.sequence} are missing."
+        # The head row records where the chain ends; (0, None) when nothing was ever sealed.
+        recorded_end = (head.sequence, head.hash) if head and head.sequence else (0, None)
+        if recorded_end != (last_sequence, last_hash):
+            head_sequence = recorded_end[0]
+            if head_sequence == 0:
+                problem = "The record of the chain's end is missing: its newest entries cannot be confirmed."
+            elif head_sequence > last_sequence:
+                problem = f"Entries {last_sequence + 1} to {head_sequence} are missing."
             else:
-                problem = f"The chain's recorded end ({head.sequence}) does not match its entries."
+                problem = f"The chain's recorded end ({head_sequence}) does not match its entries."
             return AuditVerification(
                 ok=False,
                 entries_checked=checked,
-                first_broken_sequence=min(last_sequence + 1, head.sequence),
+                first_broken_sequence=min(last_sequence + 1, head_sequence) or None,
                 problem=problem,
             )
         return AuditVerification(ok=True, entries_checked=checked)

@@ -40,6 +40,8 @@ def test_an_empty_embedded_database_migrates_itself(tmp_path: Path) -> None:
     try:
         assert storage.is_embedded
         assert not storage.schema_is_current()
+        with pytest.raises(SchemaOutOfDate, match=r"no portal tables.*Run `portal db upgrade`"):
+            storage.require_current_schema()
         storage.prepare()
         assert storage.schema_is_current()
         with storage.unit_of_work() as work:
@@ -160,6 +162,9 @@ def restores_audit_guard(sql_storage: SqlStorage) -> Iterator[SqlStorage]:
 
 def test_an_intact_audit_chain_verifies(sql_storage: SqlStorage) -> None:
     assert sql_storage.verify_audit_chain().ok
+    with sql_storage.engine.begin() as connection:  # the end recorded before any entry
+        connection.exec_driver_sql("INSERT INTO audit_head (id, sequence, hash) VALUES (1, 0, '')")
+    assert sql_storage.verify_audit_chain().ok
     _append_audit(sql_storage, 5)
     verification = sql_storage.verify_audit_chain()
     assert (verification.ok, verification.entries_checked) == (True, 5)
@@ -236,6 +241,17 @@ def test_removed_newest_entries_are_noticed(restores_audit_guard: SqlStorage) ->
         4,
     )
     assert verification.problem == "Entries 4 to 5 are missing."
+
+
+def test_a_removed_record_of_the_chains_end_is_noticed(restores_audit_guard: SqlStorage) -> None:
+    storage = restores_audit_guard
+    _append_audit(storage, 3)
+    with storage.engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM audit_head")
+    verification = storage.verify_audit_chain()
+    assert (verification.ok, verification.entries_checked) == (False, 3)
+    assert verification.problem is not None
+    assert "end is missing" in verification.problem
 
 
 # --- faults ------------------------------------------------------------------------------
