@@ -64,11 +64,17 @@ LOST_CONNECTION = (
 )
 
 
+UNSTORABLE = "A value cannot be stored as it is (a NUL character?)."
+
+
 @contextmanager
 def lost_connection_reported() -> Iterator[None]:
-    """Turn a broken connection into StorageUnavailable; the server has dropped the transaction."""
+    """Turn a broken connection into StorageUnavailable (the server has dropped the
+    transaction), and a value the database cannot hold into InvalidInput."""
     try:
         yield
+    except DataError:
+        raise InvalidInput(UNSTORABLE) from None
     except DBAPIError as error:
         if error.connection_invalidated:
             raise StorageUnavailable(LOST_CONNECTION) from error
@@ -103,8 +109,8 @@ def guarded(
             if kind == "foreign_key":
                 raise NotFound(missing) from None
             raise InvalidInput(invalid) from None
-        except DataError:
+        except InvalidInput:
             # A value the database cannot hold (PostgreSQL refuses NUL characters in text).
             savepoint.rollback()
-            raise InvalidInput("A value cannot be stored as it is (a NUL character?).") from None
+            raise
         savepoint.commit()

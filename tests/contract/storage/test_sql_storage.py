@@ -128,6 +128,11 @@ def test_text_postgresql_cannot_hold_is_refused_as_invalid_input(
         with pytest.raises(InvalidInput, match="cannot be stored"):
             work.cases.add(evolve(case("c-1"), subject="nul\x00byte"))
         work.commit()
+    with (
+        postgres_storage.unit_of_work() as work,
+        pytest.raises(InvalidInput, match="cannot be stored"),
+    ):
+        work.audit.append(evolve(audit_record("a-1"), details={"note": "nul\x00byte"}))
     with postgres_storage.unit_of_work() as work:
         assert work.organisations.get("org-1") is not None
         assert work.cases.get("c-1") is None
