@@ -1,4 +1,4 @@
-"""PDF adapter: invoices and credit notes rendered with fpdf2 and a shipped Unicode font."""
+"""PDF adapter: invoices and credit notes rendered with fpdf2 and shipped Unicode fonts (DejaVu Sans subsets)."""
 
 from adapters.pdf.renderer import Fpdf2InvoiceRenderer
 

@@ -32,8 +32,39 @@ from portal_core.billing.document import (
 )
 
 FONT_DIR = Path(__file__).with_name("fonts")
-FONT = FONT_DIR / "DejaVuSans-subset.ttf"
+CORE_FONT = FONT_DIR / "DejaVuSans-core.ttf"
+"""Latin-1, Latin Extended-A, modern Greek, Russian and Ukrainian Cyrillic: most invoices."""
+EXTENDED_FONT = FONT_DIR / "DejaVuSans-extended.ttf"
+"""Adds Latin Extended-B and Additional (Vietnamese, ...), accents, all of Cyrillic."""
 FAMILY = "DejaVuSans"
+# The characters of the core font, as it was cut (see fonts/README.md). A document needing no
+# other is printed with it: fpdf2 reads a font anew for every document, in time proportional
+# to its glyphs, and the core font has 586 of them to the extended font's 1,453.
+CORE_RANGES: tuple[tuple[int, int], ...] = (
+    (0x0020, 0x007E),
+    (0x00A0, 0x017F),
+    (0x0218, 0x021B),
+    (0x02BC, 0x02BC),
+    (0x02C6, 0x02C7),
+    (0x02D8, 0x02DD),
+    (0x0384, 0x038A),
+    (0x038C, 0x038C),
+    (0x038E, 0x03A1),
+    (0x03A3, 0x03CE),
+    (0x0400, 0x045F),
+    (0x0490, 0x0491),
+    (0x2010, 0x2027),
+    (0x2030, 0x203A),
+    (0x2044, 0x2044),
+    (0x20A0, 0x20C0),
+    (0x2116, 0x2116),
+    (0x2122, 0x2122),
+    (0x2212, 0x2212),
+    (0xFFFD, 0xFFFD),
+)
+CORE_CHARACTERS = frozenset(
+    chr(code) for first, last in CORE_RANGES for code in range(first, last + 1)
+) | {"\n"}
 # Emphasis (headings, totals) outlines the regular glyphs instead of embedding a bold face:
 # every embedded font costs fpdf2 a parse and a subset per document, about half the render time.
 EMPHASIS_STROKE = 0.045  # of the font size: 0.4 pt around 9-point text
@@ -177,8 +208,44 @@ class _DocumentPdf(FPDF):
         self.ln(GAP)
 
 
+def font_for(document: InvoiceDocument) -> Path:
+    """The smaller core font when it has every character the document prints, else the
+    extended one. The choice depends on the document only, so the bytes stay the same."""
+    for text in _texts_of(document):
+        if not CORE_CHARACTERS.issuperset(_clean(text)):
+            return EXTENDED_FONT
+    return CORE_FONT
+
+
+def _texts_of(document: InvoiceDocument) -> Iterator[str]:
+    """Every text the document brings to the page (labels and numbers are the renderer's own,
+    in ASCII, and the currency signs are in both fonts)."""
+    for party in (document.firm, document.client):
+        yield party.name
+        yield from party.address_lines
+        yield party.tax_id or ""
+        yield party.email or ""
+    yield document.number
+    yield document.credited_invoice_number or ""
+    yield document.period or ""
+    yield document.currency
+    for line in document.lines:
+        yield line.description
+        yield line.case_reference or ""
+        yield line.role or ""
+        for entry in line.entries:
+            yield entry.staff_name
+            yield entry.description
+    if document.discount is not None:
+        yield document.discount.description
+    for tax in document.tax_lines:
+        yield tax.label
+        yield tax.note or ""
+    yield from document.notes
+
+
 class Fpdf2InvoiceRenderer:
-    """Renders an `InvoiceDocument` to PDF bytes with fpdf2 and the shipped DejaVu Sans subset.
+    """Renders an `InvoiceDocument` to PDF bytes with fpdf2 and a shipped DejaVu Sans subset.
 
     Refuses (InvalidInput) a document whose totals do not add up.
     """
@@ -192,12 +259,12 @@ class Fpdf2InvoiceRenderer:
         pdf.set_margins(MARGIN, TOP_MARGIN, MARGIN)
         pdf.set_auto_page_break(auto=True, margin=BOTTOM_MARGIN)
         pdf.alias_nb_pages(PAGE_COUNT_ALIAS)
-        pdf.add_font(FAMILY, "", FONT)
+        pdf.add_font(FAMILY, "", font_for(document))
         for font in pdf.fonts.values():
             if isinstance(font, TTFFont):
                 # fontTools would re-measure every glyph kept in the subset, decoding and
                 # re-encoding its outline; subsetting never changes a glyph's bounds, and the
-                # shipped font's are correct, so this halves the time output() takes.
+                # shipped fonts' are correct, so this halves the time output() takes.
                 font.ttfont.recalcBBoxes = False
         pdf.set_title(_clean(f"{document.title} {document.number}"))
         pdf.set_author(_clean(document.firm.name))

@@ -15,6 +15,7 @@ from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
 from adapters.pdf import Fpdf2InvoiceRenderer
+from adapters.pdf.renderer import CORE_CHARACTERS, CORE_FONT, EXTENDED_FONT, font_for
 from portal_core.billing.document import InvoiceDocument, InvoiceRenderer
 from portal_core.errors import InvalidInput
 from tests.contract.pdf.documents import (
@@ -259,3 +260,23 @@ def test_the_embedded_font_is_a_subset_whose_glyph_bounds_are_right(
         stored = (glyph.xMin, glyph.yMin, glyph.xMax, glyph.yMax)
         glyph.recalcBounds(glyphs)
         assert stored == (glyph.xMin, glyph.yMin, glyph.xMax, glyph.yMax), name
+
+
+def test_common_scripts_print_with_the_core_font_and_others_with_the_extended_one(
+    small_invoice: InvoiceDocument,
+) -> None:
+    assert font_for(small_invoice) == CORE_FONT  # Greek, Cyrillic, Polish, Danish, €
+    client = evolve(small_invoice.client, name="Công ty TNHH Nguyễn Thị Minh Khai")
+    vietnamese = evolve(small_invoice, client=client)
+    assert font_for(vietnamese) == EXTENDED_FONT
+    assert "Công ty TNHH Nguyễn Thị Minh Khai" in text_of(RENDERER.render(vietnamese))
+
+
+def test_the_core_font_has_every_character_the_renderer_counts_on_it_for() -> None:
+    with TTFont(CORE_FONT) as core, TTFont(EXTENDED_FONT) as extended:
+        in_core = set(core.getBestCmap())
+        in_extended = set(extended.getBestCmap())
+    counted_on = {ord(character) for character in CORE_CHARACTERS if character != "\n"}
+    assert in_core <= in_extended
+    # Both are cut from the same DejaVu Sans: what it lacks, neither has.
+    assert in_core == counted_on & in_extended
