@@ -288,6 +288,17 @@ class _Layout:
     def __init__(self, pdf: _DocumentPdf, document: InvoiceDocument) -> None:
         self.pdf = pdf
         self.document = document
+        # Staff names, dates, hours and words recur on every page of a long invoice.
+        self._widths: dict[tuple[float, str], float] = {}
+
+    def measure(self, text: str, size: float) -> float:
+        """The width of `text` at `size` points in the regular face."""
+        key = (size, text)
+        width = self._widths.get(key)
+        if width is None:
+            self.pdf.set_font(FAMILY, "", size)
+            width = self._widths[key] = self.pdf.get_string_width(text)
+        return width
 
     def draw(self) -> None:
         self.pdf.add_page()
@@ -363,6 +374,7 @@ class _Layout:
             details.append(party.email)
         for detail in details:
             lines = self.wrap(detail, BODY_SIZE, width)
+            self.pdf.set_font(FAMILY, "", BODY_SIZE)
             self.pdf.set_text_color(INK)
             self.left_lines(lines, BODY_LINE)
 
@@ -444,7 +456,7 @@ class _Layout:
             for column in columns:
                 for index, text in enumerate(column.lines):
                     if column.align is Align.R:
-                        left = x + column.width - pdf.c_margin - pdf.get_string_width(text)
+                        left = x + column.width - pdf.c_margin - self.measure(text, size)
                     else:
                         left = x + pdf.c_margin
                     pdf.text(left, baseline + index * line_height, text)
@@ -520,15 +532,17 @@ class _Layout:
     def wrap(
         self, text: str, size: float = BODY_SIZE, width: float = DESCRIPTION_WIDTH
     ) -> list[str]:
-        """`text` broken at spaces into the lines that fit `width` at `size` points.
+        """`text` broken at spaces into the lines that fit `width` at `size` points. May change
+        the current font's size: set the font before printing the lines.
 
         Measured word by word: fpdf2's own line breaker re-measures the whole line for every
         character, which made a 200-entry invoice take a third of a second.
         """
-        pdf = self.pdf
-        pdf.set_font(FAMILY, "", size)
-        room = width - 2 * pdf.c_margin
-        measure = pdf.get_string_width
+        room = width - 2 * self.pdf.c_margin
+
+        def measure(part: str) -> float:
+            return self.measure(part, size)
+
         lines: list[str] = []
         for paragraph in _clean(text).split("\n"):
             if measure(paragraph) <= room:
