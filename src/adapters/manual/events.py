@@ -27,7 +27,7 @@ from portal_core.payments.model import (
     PaymentEvent,
     PaymentEventKind,
 )
-from portal_core.sync.signatures import (
+from portal_core.signatures import (
     DEFAULT_TOLERANCE_SECONDS,
     SignatureInvalid,
     sign,

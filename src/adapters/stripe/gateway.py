@@ -31,7 +31,7 @@ from portal_core.payments.model import (
     PaymentEvent,
     to_minor_units,
 )
-from portal_core.sync.signatures import DEFAULT_TOLERANCE_SECONDS
+from portal_core.signatures import DEFAULT_TOLERANCE_SECONDS
 
 log = logging.getLogger(__name__)
 

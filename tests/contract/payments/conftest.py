@@ -19,7 +19,7 @@ from adapters.stripe import StripePaymentGateway
 from portal_core.billing.money import Money
 from portal_core.payments.model import Checkout, to_minor_units
 from portal_core.payments.ports import PaymentGateway
-from portal_core.sync.signatures import sign
+from portal_core.signatures import sign
 from tests.contract.payments.stripe_emulator import SECRET_KEY, StripeEmulator
 from tests.unit.payments.builders import PayWorld, make_pay_world
 

@@ -24,7 +24,7 @@ import httpx
 from attrs import frozen
 
 from portal_core.ports import Clock
-from portal_core.sync.signatures import sign
+from portal_core.signatures import sign
 
 SECRET_KEY = "sk_test_emulator"
 WEBHOOK_SECRET = "whsec_emulator_current"

@@ -23,7 +23,7 @@ from portal_core.payments.model import (
 )
 from portal_core.payments.service import PaymentService
 from portal_core.payments.webhooks import receive_payment_webhook
-from portal_core.sync.signatures import sign
+from portal_core.signatures import sign
 from tests.contract.payments.conftest import NEW_SECRET, OLD_SECRET
 from tests.contract.payments.stripe_emulator import SECRET_KEY, Delivery, StripeEmulator
 from tests.unit.payments.builders import PayWorld, make_pay_world
