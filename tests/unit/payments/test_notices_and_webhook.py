@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date, timedelta
 
 import pytest
@@ -140,3 +141,32 @@ def test_webhook_refusals_have_their_own_status_and_code(world: PayWorld) -> Non
     too_much = world.gateway.refunded(json.loads(paid.body)["reference"], money("100.00"))
     assert deliver(world, too_much.body, too_much.headers)[:1] == (409,)
     assert deliver(world, too_much.body, too_much.headers)[1]["code"] == "refund_not_covered"
+
+
+def test_the_webhook_logs_refusals_without_the_body_or_a_secret(
+    world: PayWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    invoice = world.issued_invoice()
+    checkout = world.gateway.create_checkout(
+        invoice_id=invoice.id,
+        organisation_id="acme",
+        amount=money("540.00"),
+        description="Invoice INV-2026-0001",
+        success_url=URLS_SUCCESS,
+        cancel_url=URLS_SUCCESS,
+        idempotency_key="k",
+    )
+    good = world.gateway.paid(checkout.session_id)
+    forged = good.body.replace(b"540.00", b"5.00")
+    dollars = world.gateway.paid(checkout.session_id, money("540.00", "USD"))
+    with caplog.at_level(logging.INFO):
+        deliver(world, forged, good.headers)
+        deliver(world, dollars.body, dollars.headers)
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 2
+    assert "not verified" in messages[0]
+    assert "currency_mismatch" in messages[1]
+    assert json.loads(dollars.body)["id"] in messages[1]
+    for message in messages:
+        assert "whsec" not in message
+        assert "fake_pay_" not in message  # nothing of the body beyond the event's id

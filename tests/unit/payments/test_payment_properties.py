@@ -10,8 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from portal_core.billing.events import PaymentRecorded
-from portal_core.billing.money import Money
-from portal_core.payments.model import PaymentEvent, PaymentRefused
+from portal_core.billing.money import MINOR_UNITS, Money
+from portal_core.payments.model import (
+    PaymentEvent,
+    PaymentRefused,
+    from_minor_units,
+    to_minor_units,
+)
 from tests.unit.payments.builders import PayWorld, make_pay_world, paid_event
 
 Delivery = tuple[int, bool]
@@ -102,3 +107,14 @@ def test_copies_of_events_change_nothing_even_when_payments_are_refused(
     for index in first_arrivals:
         _deliver(reference, _event(reference_ids, payments[index], index))
     assert _paid(world, invoice_ids) == _paid(reference, reference_ids)
+
+
+@given(
+    st.integers(0, 10**12),
+    st.sampled_from(sorted(MINOR_UNITS)),
+)
+def test_minor_units_convert_both_ways_exactly(units: int, currency: str) -> None:
+    amount = from_minor_units(units, currency)
+    assert amount.is_rounded
+    assert to_minor_units(amount) == units
+    assert amount.amount * Decimal(10) ** MINOR_UNITS[currency] == units
