@@ -61,9 +61,16 @@ def chain_hash(previous_hash: str, record: AuditRecord) -> str:
 
 
 def seal(record: AuditRecord, *, after: SealedAuditRecord | None) -> SealedAuditRecord:
-    previous_hash = after.hash if after else GENESIS_HASH
+    if after is None:
+        return seal_next(record, last_sequence=0, last_hash=GENESIS_HASH)
+    return seal_next(record, last_sequence=after.sequence, last_hash=after.hash)
+
+
+def seal_next(record: AuditRecord, *, last_sequence: int, last_hash: str) -> SealedAuditRecord:
+    """Seal `record` after the chain's head, known only by its sequence and hash (0 = empty)."""
+    previous_hash = last_hash if last_sequence else GENESIS_HASH
     return SealedAuditRecord(
-        sequence=after.sequence + 1 if after else 1,
+        sequence=last_sequence + 1,
         record=record,
         previous_hash=previous_hash,
         hash=chain_hash(previous_hash, record),

@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from adapters.sql import tables as t
 from adapters.sql.errors import guarded, lost_connection_reported
 from adapters.sql.serialisation import EventCodec
-from portal_core.audit import AuditRecord, SealedAuditRecord, seal
+from portal_core.audit import AuditRecord, SealedAuditRecord, seal_next
 from portal_core.cases.model import (
     Attachment,
     Case,
@@ -506,25 +506,28 @@ class SqlAuditLog:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def _locked_last_entry(self) -> SealedAuditRecord | None:
-        """The last entry, with the chain's head row locked until this transaction ends."""
-        h, e = t.audit_head.c, t.audit_entries.c
-        last = (
-            select(h.sequence.label("head_sequence"), *t.audit_entries.c)
-            .select_from(t.audit_head.outerjoin(t.audit_entries, e.sequence == h.sequence))
-            .where(h.id == 1)
-            .with_for_update(of=t.audit_head)
+    def _locked_head(self) -> tuple[int, str]:
+        """The chain head's (sequence, hash), its row locked until this transaction ends.
+
+        Only the head row is read under the lock: PostgreSQL re-reads a row it waited for, but
+        not rows joined to it, so a joined read could seal after a stale predecessor.
+        """
+        head = (
+            select(t.audit_head.c.sequence, t.audit_head.c.hash)
+            .where(t.audit_head.c.id == 1)
+            .with_for_update()
         )
-        row = self._db.execute(last).first()
+        row = self._db.execute(head).first()
         if row is None:  # the very first entry: create the head, then lock it
             self._db.insert_or_ignore(t.audit_head, {"id": 1, "sequence": 0, "hash": ""})
-            row = self._db.execute(last).one()
-        return _sealed(row) if row.head_sequence else None
+            row = self._db.execute(head).one()
+        return row.sequence, row.hash
 
     def append(self, record: AuditRecord) -> SealedAuditRecord:
         # Stored times come back in UTC; sealing the UTC form keeps the hash verifiable.
         record = evolve(record, at=record.at.astimezone(UTC), details=dict(record.details))
-        sealed = seal(record, after=self._locked_last_entry())
+        last_sequence, last_hash = self._locked_head()
+        sealed = seal_next(record, last_sequence=last_sequence, last_hash=last_hash)
         added = self._db.insert_or_ignore(
             t.audit_entries,
             {

@@ -169,3 +169,28 @@ def test_of_two_simultaneous_edits_of_a_case_one_is_refused(
     assert stored is not None
     assert stored.version == 2
     assert stored.assignee_id in {"s-1", "s-2"}
+
+
+def test_concurrent_writers_extend_one_intact_audit_chain(postgres_storage: SqlStorage) -> None:
+    def append(worker: int) -> None:
+        for n in range(50):
+            with postgres_storage.unit_of_work() as work:
+                work.audit.append(
+                    AuditRecord(
+                        id=f"w{worker}-{n}",
+                        at=at(n),
+                        actor_id=f"worker-{worker}",
+                        organisation_id="org-1",
+                        action="case.comment_added",
+                        subject_type="case",
+                        subject_id="c-1",
+                        details={"n": str(n)},
+                    )
+                )
+                work.commit()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(append, range(4)))
+    verification = postgres_storage.verify_audit_chain()
+    assert verification.ok
+    assert verification.entries_checked == 200
