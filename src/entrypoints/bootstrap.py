@@ -27,7 +27,7 @@ from portal_core.cases.uploads import FileLimits, FileService
 from portal_core.dispatch import EventDispatcher
 from portal_core.identity.ports import PasswordHasher, TokenGenerator, TotpVerifier
 from portal_core.identity.service import SignInPolicy, SignInService
-from portal_core.ports import Clock, FileStore, IdGenerator, UnitOfWorkFactory
+from portal_core.ports import Clock, FileStore, IdentityProvider, IdGenerator, UnitOfWorkFactory
 
 if TYPE_CHECKING:
     from adapters.sql import SqlStorage
@@ -64,6 +64,8 @@ class Container:
     sign_in: SignInService
     database: SqlStorage | None
     """The SQL storage, for schema commands and shutdown; None when `uow` was overridden."""
+    token_verifier: IdentityProvider | None = None
+    """Verifies `Authorization: Bearer` tokens (Cognito); None: only session cookies sign in."""
 
     def prepare_storage(self) -> None:
         """Make the storage ready to serve: the embedded default migrates itself; production
@@ -91,6 +93,7 @@ def bootstrap(
     password_hasher: PasswordHasher | None = None,
     totp: TotpVerifier | None = None,
     tokens: TokenGenerator | None = None,
+    token_verifier: IdentityProvider | None = None,
 ) -> Container:
     """Wire the real adapters named by `settings`, except for the parts passed in."""
     clock = clock or SystemClock()
@@ -142,6 +145,7 @@ def bootstrap(
             policy=SignInPolicy(totp_issuer=f"{settings.firm_name} client portal"),
         ),
         database=database,
+        token_verifier=token_verifier,
     )
 
 

@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.config.allowed_hosts import AllowedHostsConfig
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
@@ -28,6 +28,7 @@ from adapters.local.files import LocalDiskFileStore
 from entrypoints.bootstrap import Container, bootstrap, configure_logging, derived_key
 from entrypoints.demo import load_demo_data
 from entrypoints.settings import Settings
+from entrypoints.web.auth import PUBLIC, PrincipalMiddleware
 from entrypoints.web.dependencies import portal_dependencies
 from entrypoints.web.files import local_file_routes
 from entrypoints.web.health import HealthController
@@ -58,17 +59,20 @@ def create_app(
         route_handlers=[
             *own_routes,
             create_static_files_router(
-                path="/static", directories=[HERE / "static"], include_in_schema=False
+                path="/static", directories=[HERE / "static"], include_in_schema=False, opt=PUBLIC
             ),
             *route_handlers,
         ],
         dependencies=portal_dependencies(container, api_docs_path=API_DOCS_PATH),
+        middleware=[PrincipalMiddleware(container)],
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(
             title=f"{settings.firm_name} client portal",
             version=_portal_version(),
             path=API_DOCS_PATH,
             render_plugins=[ScalarRenderPlugin(), JsonRenderPlugin()],
+            # The API's description is public, like any published API reference.
+            openapi_router=Router(path=API_DOCS_PATH, route_handlers=[], opt=PUBLIC),
         ),
         plugins=[ProblemDetailsPlugin(problem_details_config())],
         exception_handlers=unexpected_error_handlers(),

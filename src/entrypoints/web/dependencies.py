@@ -8,9 +8,13 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import SkipValidation
 
 from entrypoints.bootstrap import Container
+from entrypoints.web.auth import provide_principal
+from portal_core.organisations.model import Principal
 
 # The container is handed over as is: it is ours, not request data, so it is not validated.
 PortalContainer: TypeAlias = NamedDependency[SkipValidation[Container]]
+# The signed-in principal on guarded routes (see entrypoints.web.auth).
+SignedInPrincipal: TypeAlias = NamedDependency[SkipValidation[Principal]]
 
 
 def portal_dependencies(container: Container, *, api_docs_path: str) -> dict[str, Provide]:
@@ -23,4 +27,5 @@ def portal_dependencies(container: Container, *, api_docs_path: str) -> dict[str
     return {
         "container": Provide(provide_container, sync_to_thread=False),
         "api_docs_path": Provide(provide_api_docs_path, sync_to_thread=False),
+        "principal": Provide(provide_principal, sync_to_thread=False),
     }

@@ -36,7 +36,8 @@ def local_file_routes(store: LocalDiskFileStore, *, max_file_size: int) -> Route
 
     class LocalFileLinks(Controller):
         include_in_schema = False
-        opt = {"exclude_from_csrf": True, "skip_compression": True}  # noqa: RUF012
+        # Public: each link carries its own signature and expiry, checked by the store.
+        opt = {"exclude_from_csrf": True, "skip_compression": True, "public": True}  # noqa: RUF012
 
         @post(
             f"{UPLOAD_PATH}{{token:str}}",

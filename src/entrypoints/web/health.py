@@ -21,7 +21,7 @@ PROBE_ID = "readiness-probe"
 
 class HealthController(Controller):
     tags = ["health"]  # noqa: RUF012 (Litestar reads these class attributes)
-    opt = {"exclude_from_csrf": True, "skip_compression": True}  # noqa: RUF012
+    opt = {"exclude_from_csrf": True, "skip_compression": True, "public": True}  # noqa: RUF012
 
     @get("/healthz", sync_to_thread=False, summary="The process is alive")
     def liveness(self) -> dict[str, str]:

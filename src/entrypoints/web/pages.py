@@ -12,7 +12,7 @@ from entrypoints.web.dependencies import PortalContainer
 class StartPage(Controller):
     include_in_schema = False
     # Pages will carry CSRF tokens and reflect input; compressing them invites BREACH.
-    opt = {"skip_compression": True}  # noqa: RUF012 (Litestar reads these class attributes)
+    opt = {"skip_compression": True, "public": True}  # noqa: RUF012 (Litestar reads these class attributes)
 
     @get("/", sync_to_thread=False, name="start")
     def start(self, container: PortalContainer, api_docs_path: NamedDependency[str]) -> Template:
