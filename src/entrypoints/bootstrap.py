@@ -27,10 +27,24 @@ from portal_core.cases.uploads import FileLimits, FileService
 from portal_core.dispatch import EventDispatcher
 from portal_core.identity.ports import PasswordHasher, TokenGenerator, TotpVerifier
 from portal_core.identity.service import SignInPolicy, SignInService
-from portal_core.ports import Clock, FileStore, IdentityProvider, IdGenerator, UnitOfWorkFactory
+from portal_core.organisations.service import OnboardingService
+from portal_core.payments.ports import PaymentGateway
+from portal_core.payments.reminders import ReminderService
+from portal_core.payments.service import PaymentService
+from portal_core.ports import (
+    CaseSystem,
+    Clock,
+    FileStore,
+    IdentityProvider,
+    IdGenerator,
+    UnitOfWorkFactory,
+)
+from portal_core.sync import SyncService
 
 if TYPE_CHECKING:
+    from adapters.salesforce import SalesforceWiring
     from adapters.sql import SqlStorage
+    from entrypoints.integrations import ExternalSystems
 
 
 class SystemClock:
@@ -66,6 +80,21 @@ class Container:
     """The SQL storage, for schema commands and shutdown; None when `uow` was overridden."""
     token_verifier: IdentityProvider | None = None
     """Verifies `Authorization: Bearer` tokens (Cognito); None: only session cookies sign in."""
+    onboarding: OnboardingService
+    """Organisations and their contacts; invitations go through the local sign-in."""
+    payments: PaymentService
+    """Pay links and payment events, through `payment_gateway` (manual transfers by default)."""
+    payment_gateway: PaymentGateway
+    """Stripe when `PORTAL_STRIPE_SECRET_KEY` is set, else manual bank transfers."""
+    reminders: ReminderService
+    case_system: CaseSystem
+    """Salesforce when `PORTAL_SALESFORCE_AUTH` is set, else the portal's own database."""
+    sync: SyncService
+    """Applies inbound changes from the case system (idempotent, one transaction a message)."""
+    salesforce: SalesforceWiring | None = None
+    """The Salesforce adapter's parsers and case system, for the webhooks, CLI and worker."""
+    external: ExternalSystems | None = None
+    """The clients opened for the external systems; closed by `close()`."""
 
     def prepare_storage(self) -> None:
         """Make the storage ready to serve: the embedded default migrates itself; production
@@ -78,6 +107,8 @@ class Container:
             self.database.upgrade()
 
     def close(self) -> None:
+        if self.external is not None:
+            self.external.close()
         if self.database is not None:
             self.database.dispose()
 
@@ -94,6 +125,9 @@ def bootstrap(
     totp: TotpVerifier | None = None,
     tokens: TokenGenerator | None = None,
     token_verifier: IdentityProvider | None = None,
+    payment_gateway: PaymentGateway | None = None,
+    case_system: CaseSystem | None = None,
+    salesforce: SalesforceWiring | None = None,
 ) -> Container:
     """Wire the real adapters named by `settings`, except for the parts passed in."""
     clock = clock or SystemClock()
@@ -103,8 +137,21 @@ def bootstrap(
     if uow is None:
         database = _open_database(settings)
         uow = database.unit_of_work
-    if files is None:
-        files = _open_file_store(settings, clock)
+    from entrypoints.integrations import open_external_systems  # noqa: PLC0415
+
+    external = open_external_systems(
+        settings,
+        uow=uow,
+        clock=clock,
+        ids=ids,
+        dispatcher=dispatcher,
+        case_system=case_system,
+        salesforce=salesforce,
+        payment_gateway=payment_gateway,
+        token_verifier=token_verifier,
+        files=files,
+    )
+    files = external.files or _open_file_store(settings, clock)
     file_limits = FileLimits()
     if password_hasher is None or totp is None or tokens is None:
         from adapters.local.identity import (  # noqa: PLC0415 (argon2 and pyotp load on demand)
@@ -116,6 +163,19 @@ def bootstrap(
         password_hasher = password_hasher or Argon2PasswordHasher()
         totp = totp or PyotpTotpVerifier()
         tokens = tokens or SecretsTokenGenerator()
+    sign_in = SignInService(
+        uow=uow,
+        clock=clock,
+        ids=ids,
+        tokens=tokens,
+        hasher=password_hasher,
+        totp=totp,
+        dispatcher=dispatcher,
+        base_url=settings.base_url,
+        policy=SignInPolicy(totp_issuer=f"{settings.firm_name} client portal"),
+    )
+    from adapters.local.identity import LocalIdentityProvider  # noqa: PLC0415
+
     return Container(
         settings=settings,
         clock=clock,
@@ -133,19 +193,36 @@ def bootstrap(
             dispatcher=dispatcher,
             time_zone=settings.firm_time_zone.key,
         ),
-        sign_in=SignInService(
+        sign_in=sign_in,
+        onboarding=OnboardingService(
             uow=uow,
             clock=clock,
             ids=ids,
-            tokens=tokens,
-            hasher=password_hasher,
-            totp=totp,
+            identity=token_verifier or LocalIdentityProvider(sign_in),
             dispatcher=dispatcher,
-            base_url=settings.base_url,
-            policy=SignInPolicy(totp_issuer=f"{settings.firm_name} client portal"),
         ),
+        payments=PaymentService(
+            uow=uow,
+            clock=clock,
+            ids=ids,
+            dispatcher=dispatcher,
+            gateway=external.payment_gateway,
+            time_zone=settings.firm_time_zone.key,
+        ),
+        payment_gateway=external.payment_gateway,
+        reminders=ReminderService(
+            uow=uow,
+            clock=clock,
+            ids=ids,
+            dispatcher=dispatcher,
+            time_zone=settings.firm_time_zone.key,
+        ),
+        case_system=external.case_system,
+        sync=SyncService(uow=uow, clock=clock, ids=ids, dispatcher=dispatcher),
+        salesforce=external.salesforce,
+        external=external,
         database=database,
-        token_verifier=token_verifier,
+        token_verifier=external.token_verifier,
     )
 
 

@@ -16,10 +16,14 @@ import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from attrs import field, frozen
+
+if TYPE_CHECKING:
+    from adapters.salesforce import SalesforceSettings
 
 PREFIX = "PORTAL_"
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
@@ -62,6 +66,29 @@ class Settings:
     firm_name: str = DEFAULT_FIRM_NAME
     firm_time_zone: ZoneInfo = field(factory=lambda: ZoneInfo(DEFAULT_TIME_ZONE))
     log_level: str = "INFO"
+    salesforce: SalesforceSettings | None = None
+    """Salesforce as the case system (`PORTAL_SALESFORCE_*`); None: the portal's own database."""
+    stripe_secret_key: str | None = field(default=None, repr=False)
+    stripe_webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
+    """Stripe's endpoint signing secrets (`whsec_...`); old and new together while rotating."""
+    stripe_api_base: str = "https://api.stripe.com"
+    payment_notification_secrets: tuple[str, ...] = field(default=(), repr=False)
+    """Secrets of the manual gateway's signed payment notifications (bank feeds)."""
+    cognito_region: str | None = None
+    cognito_user_pool_id: str | None = None
+    cognito_client_id: str | None = None
+    s3_bucket: str | None = None
+    s3_region: str | None = None
+    s3_endpoint_url: str | None = None
+    """An S3-compatible endpoint (MinIO, a test server); unset: AWS's own for the region."""
+
+    @property
+    def uses_stripe(self) -> bool:
+        return self.stripe_secret_key is not None
+
+    @property
+    def uses_cognito(self) -> bool:
+        return self.cognito_user_pool_id is not None
 
     @property
     def is_production(self) -> bool:
@@ -120,6 +147,18 @@ class Settings:
         if firm_name is None and production:
             raise SettingsError("PORTAL_FIRM_NAME is required in production: the firm's name.")
 
+        stripe_secret_key = read.text("STRIPE_SECRET_KEY")
+        stripe_webhook_secrets = read.names("STRIPE_WEBHOOK_SECRETS")
+        if stripe_secret_key is not None and not stripe_webhook_secrets:
+            raise SettingsError(
+                "PORTAL_STRIPE_WEBHOOK_SECRETS is required with PORTAL_STRIPE_SECRET_KEY: the "
+                "webhook endpoint's signing secret (whsec_...), comma-separated while rotating."
+            )
+        cognito = {name: read.text(f"COGNITO_{name.upper()}") for name in _COGNITO}
+        if any(cognito.values()) and not all(cognito.values()):
+            missing = ", ".join(f"PORTAL_COGNITO_{n.upper()}" for n, v in cognito.items() if not v)
+            raise SettingsError(f"Cognito needs {missing} as well.")
+
         return cls(
             environment=environment,
             data_dir=data_dir,
@@ -134,6 +173,17 @@ class Settings:
             firm_name=firm_name or DEFAULT_FIRM_NAME,
             firm_time_zone=read.time_zone("FIRM_TIME_ZONE", DEFAULT_TIME_ZONE),
             log_level=read.log_level("LOG_LEVEL", "INFO"),
+            salesforce=_salesforce(environ),
+            stripe_secret_key=stripe_secret_key,
+            stripe_webhook_secrets=stripe_webhook_secrets,
+            stripe_api_base=read.text("STRIPE_API_BASE") or "https://api.stripe.com",
+            payment_notification_secrets=read.names("PAYMENT_NOTIFICATION_SECRETS"),
+            cognito_region=cognito["region"],
+            cognito_user_pool_id=cognito["user_pool_id"],
+            cognito_client_id=cognito["client_id"],
+            s3_bucket=read.text("S3_BUCKET"),
+            s3_region=read.text("S3_REGION"),
+            s3_endpoint_url=read.text("S3_ENDPOINT_URL"),
         )
 
 
@@ -193,6 +243,24 @@ class _Reader:
         if value not in LOG_LEVELS:
             raise SettingsError(f"{PREFIX}{name} must be one of {', '.join(LOG_LEVELS)}.")
         return value
+
+
+_COGNITO = ("region", "user_pool_id", "client_id")
+
+
+def _salesforce(environ: Mapping[str, str]) -> SalesforceSettings | None:
+    if not environ.get(PREFIX + "SALESFORCE_AUTH", "").strip():
+        return None
+    # Imported only when Salesforce is configured: httpx and the adapter load on demand.
+    from adapters.salesforce import (  # noqa: PLC0415
+        SalesforceSettings,
+        SalesforceSettingsError,
+    )
+
+    try:
+        return SalesforceSettings.from_env(environ)
+    except SalesforceSettingsError as exc:
+        raise SettingsError(str(exc)) from exc
 
 
 def _absolute(path: str, base: Path) -> Path:

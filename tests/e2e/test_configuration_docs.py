@@ -13,7 +13,7 @@ SETTINGS_DOC = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
 
 
 def test_every_setting_is_documented_by_its_variable() -> None:
-    documented = set(re.findall(r"`(PORTAL_[A-Z_]+)`", SETTINGS_DOC.read_text(encoding="utf-8")))
+    documented = set(re.findall(r"`(PORTAL_[A-Z0-9_]+)`", SETTINGS_DOC.read_text(encoding="utf-8")))
 
     expected = {PREFIX + field.name.upper() for field in attrs.fields(Settings)}
     assert expected - documented == set()
