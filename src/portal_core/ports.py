@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # billing's own modules import this one; its repositories are
         InvoiceRepository,
         TimeEntryRepository,
     )
+    from portal_core.idempotency import IdempotencyKeys
     from portal_core.identity.ports import (
         CredentialRepository,
         OneTimeTokenRepository,
@@ -220,6 +221,7 @@ class UnitOfWork(Protocol):
     sessions: SessionRepository
     one_time_tokens: OneTimeTokenRepository
     sign_in_attempts: SignInAttemptLog
+    idempotency_keys: IdempotencyKeys
 
     def __enter__(self) -> Self: ...
     def __exit__(
@@ -368,6 +370,8 @@ class LiveUpdate:
     kind: str
     case_id: str | None
     data: dict[str, str]
+    staff_only: bool = False
+    """For the firm's eyes only (an internal note, an assignment): never sent to a client."""
 
 
 class Publisher(Protocol):

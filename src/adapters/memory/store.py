@@ -34,6 +34,7 @@ from portal_core.billing.invoice import CreditNote, Invoice
 from portal_core.billing.time_entries import TimeEntry
 from portal_core.cases.model import Attachment, Case, CaseEvent
 from portal_core.errors import ConcurrencyConflict, Conflict, NotFound
+from portal_core.idempotency import IdempotencyRecord, StoredResponse, completed
 from portal_core.identity.model import Credential, OneTimeToken, Session, SignInAttempt
 from portal_core.organisations.model import Organisation, Role, User
 from portal_core.ports import CaseQuery, OutboxMessage, Page
@@ -61,6 +62,7 @@ class InMemoryState:
     sessions: dict[str, Session] = field(factory=dict)
     one_time_tokens: dict[str, OneTimeToken] = field(factory=dict)
     sign_in_attempts: dict[str, SignInAttempt] = field(factory=dict)
+    idempotency_keys: dict[tuple[str, str, str], IdempotencyRecord] = field(factory=dict)
 
     def copy(self) -> InMemoryState:
         return InMemoryState(
@@ -82,6 +84,7 @@ class InMemoryState:
             sessions=dict(self.sessions),
             one_time_tokens=dict(self.one_time_tokens),
             sign_in_attempts=dict(self.sign_in_attempts),
+            idempotency_keys=dict(self.idempotency_keys),
         )
 
 
@@ -333,6 +336,47 @@ class InMemoryCounters:
         return value
 
 
+class InMemoryIdempotencyKeys:
+    def __init__(self, state: InMemoryState) -> None:
+        self._state = state
+
+    def claim(self, record: IdempotencyRecord) -> bool:
+        index = (record.owner, record.route, record.key)
+        if index in self._state.idempotency_keys:
+            return False
+        self._state.idempotency_keys[index] = record
+        return True
+
+    def get(self, owner: str, route: str, key: str) -> IdempotencyRecord | None:
+        return self._state.idempotency_keys.get((owner, route, key))
+
+    def take_over(self, record: IdempotencyRecord, *, previous_started_at: datetime) -> bool:
+        index = (record.owner, record.route, record.key)
+        stored = self._state.idempotency_keys.get(index)
+        if stored is None or stored.started_at != previous_started_at:
+            return False
+        self._state.idempotency_keys[index] = record
+        return True
+
+    def complete(
+        self, owner: str, route: str, key: str, *, started_at: datetime, response: StoredResponse
+    ) -> None:
+        stored = self._state.idempotency_keys.get((owner, route, key))
+        if stored is not None and stored.started_at == started_at:
+            self._state.idempotency_keys[(owner, route, key)] = completed(stored, response)
+
+    def release(self, owner: str, route: str, key: str, *, started_at: datetime) -> None:
+        stored = self._state.idempotency_keys.get((owner, route, key))
+        if stored is not None and stored.started_at == started_at and stored.response is None:
+            del self._state.idempotency_keys[(owner, route, key)]
+
+    def delete_expired(self, now: datetime) -> int:
+        expired = [i for i, r in self._state.idempotency_keys.items() if r.expires_at <= now]
+        for index in expired:
+            del self._state.idempotency_keys[index]
+        return len(expired)
+
+
 class InMemoryUnitOfWork:
     """A unit of work over an `InMemoryStorage`. Use one per transaction, as with SQL."""
 
@@ -362,6 +406,7 @@ class InMemoryUnitOfWork:
         self.sessions = InMemorySessionRepository(state)
         self.one_time_tokens = InMemoryOneTimeTokenRepository(state)
         self.sign_in_attempts = InMemorySignInAttemptLog(state)
+        self.idempotency_keys = InMemoryIdempotencyKeys(state)
         return self
 
     def __exit__(
@@ -406,6 +451,7 @@ class InMemoryUnitOfWork:
             self.sessions,
             self.one_time_tokens,
             self.sign_in_attempts,
+            self.idempotency_keys,
         ):
             repository._state = state
 

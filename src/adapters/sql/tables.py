@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     Table,
@@ -352,4 +353,20 @@ credit_notes = Table(
     Column("document_sha256", Text, nullable=True),
     Index(None, "invoice_id", "issued_at", "number"),
     Index(None, "organisation_id", "issued_at", "number"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("owner", Identifier, nullable=False),
+    Column("route", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("fingerprint", Text, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("response_status", Integer, nullable=True),
+    Column("response_body", LargeBinary, nullable=True),
+    Column("response_content_type", Text, nullable=True),
+    PrimaryKeyConstraint("owner", "route", "key"),
+    Index(None, "expires_at"),
 )

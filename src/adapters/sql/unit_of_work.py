@@ -16,6 +16,7 @@ from adapters.sql.billing import (
     SqlTimeEntryRepository,
 )
 from adapters.sql.errors import StorageUnavailable, lost_connection_reported
+from adapters.sql.idempotency import SqlIdempotencyKeys
 from adapters.sql.identity import (
     SqlCredentialRepository,
     SqlOneTimeTokenRepository,
@@ -42,6 +43,7 @@ from portal_core.billing.ports import (
     InvoiceRepository,
     TimeEntryRepository,
 )
+from portal_core.idempotency import IdempotencyKeys
 from portal_core.identity.ports import (
     CredentialRepository,
     OneTimeTokenRepository,
@@ -88,6 +90,7 @@ class SqlUnitOfWork:
     time_entries: TimeEntryRepository
     invoices: InvoiceRepository
     credit_notes: CreditNoteRepository
+    idempotency_keys: IdempotencyKeys
 
     def __init__(self, engine: Engine, codec: EventCodec) -> None:
         self._engine = engine
@@ -119,6 +122,7 @@ class SqlUnitOfWork:
         self.time_entries = SqlTimeEntryRepository(db)
         self.invoices = SqlInvoiceRepository(db)
         self.credit_notes = SqlCreditNoteRepository(db)
+        self.idempotency_keys = SqlIdempotencyKeys(db)
         return self
 
     def __exit__(
