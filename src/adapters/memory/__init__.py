@@ -9,6 +9,7 @@ so code tested against these fakes behaves the same against SQL, S3, Cognito or 
 
 from adapters.memory.clock import FixedClock, SequentialIds
 from adapters.memory.files import InMemoryFileStore
+from adapters.memory.notifications import InMemoryNotificationPreferences
 from adapters.memory.outside import (
     InMemoryCaseSystem,
     InMemoryIdentityProvider,
@@ -22,6 +23,7 @@ __all__ = [
     "InMemoryCaseSystem",
     "InMemoryFileStore",
     "InMemoryIdentityProvider",
+    "InMemoryNotificationPreferences",
     "InMemoryNotifier",
     "InMemoryPublisher",
     "InMemoryState",

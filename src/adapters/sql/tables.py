@@ -370,3 +370,12 @@ idempotency_keys = Table(
     PrimaryKeyConstraint("owner", "route", "key"),
     Index(None, "expires_at"),
 )
+
+notification_preferences = Table(
+    "notification_preferences",
+    metadata,
+    Column("user_id", Identifier, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", Text, nullable=False),
+    PrimaryKeyConstraint("user_id", "kind"),
+)
+"""One row per kind of e-mail a person turned off; no row: they get it."""
