@@ -6,7 +6,7 @@ proven against the real adapters by the contract suites in `tests/contract/`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Generic, Protocol, Self, TypeVar
@@ -273,6 +273,11 @@ class FileStore(Protocol):
         ...
 
     def describe(self, key: str) -> StoredObject | None: ...
+    def write(self, key: str, chunks: Iterable[bytes], content_type: str) -> StoredObject:
+        """Store content the server made itself (a rendered invoice) under `key`, replacing
+        anything there; the checksum is computed while writing."""
+        ...
+
     def download_link(
         self, key: str, *, display_name: str, content_type: str, expires_in: timedelta
     ) -> str:

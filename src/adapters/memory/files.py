@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -31,6 +31,9 @@ class InMemoryFileStore:
         stored = self.describe(key)
         assert stored is not None
         return stored
+
+    def write(self, key: str, chunks: Iterable[bytes], content_type: str) -> StoredObject:
+        return self.put(key, b"".join(chunks), content_type)
 
     def upload_ticket(
         self, key: str, *, content_type: str, max_size: int, expires_in: timedelta

@@ -89,6 +89,23 @@ def test_a_moved_file_keeps_its_content_type_and_checksum(harness: StoreHarness)
     assert b"".join(harness.store.read("org/acme/upload/m")) == b"a,b\n1,2\n"
 
 
+def test_content_the_server_writes_is_described_with_its_checksum_and_replaced_whole(
+    harness: StoreHarness,
+):
+    key = "org/acme/invoices/INV-2026-0001.pdf"
+    chunks = [PDF[:1000], PDF[1000:], b""]
+    written = harness.store.write(key, iter(chunks), "application/pdf")
+    assert written == harness.store.describe(key)
+    assert (written.size, written.content_type, written.checksum) == (
+        len(PDF),
+        "application/pdf",
+        hashlib.sha256(PDF).hexdigest(),
+    )
+    assert b"".join(harness.store.read(key)) == PDF
+    harness.store.write(key, [b"%PDF-short"], "application/pdf")
+    assert b"".join(harness.store.read(key)) == b"%PDF-short"
+
+
 def test_usage_counts_the_bytes_under_a_prefix_only(harness: StoreHarness):
     put(harness, "org/acme/upload/a", b"%PDF-" + b"1" * 95)
     put(harness, "org/acme/upload/b", b"%PDF-" + b"1" * 45)
