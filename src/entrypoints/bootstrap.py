@@ -227,10 +227,14 @@ def bootstrap(
 
 
 def configure_logging(settings: Settings) -> None:
-    """Process-wide logging for the entrypoints (the app itself configures none)."""
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    """Process-wide logging for the entrypoints (the app itself configures none): JSON lines
+    or readable lines (`PORTAL_LOG_FORMAT`) on stderr, with the request id of web requests."""
+    from entrypoints.web.operations import log_handler  # noqa: PLC0415 (structlog on demand)
+
+    root = logging.getLogger()
+    if not root.handlers:  # like `logging.basicConfig`: a host that configured logging wins
+        root.addHandler(log_handler(settings))
+        root.setLevel(settings.log_level)
     # Alembic lists every plugin it loads at INFO; the migrations it runs are what matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 

@@ -1,6 +1,6 @@
 """The `portal` command: run the portal and look after its data.
 
-    portal serve [--host H] [--port P] [--reload]
+    portal serve [--host H] [--port P] [--reload | --workers N]
     portal db upgrade | portal db check
     portal audit verify
     portal demo-data
@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default: PORTAL_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: PORTAL_PORT or 8000)")
     serve.add_argument("--reload", action="store_true", help="restart when the code changes")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="worker processes (default: 1; not with --reload)"
+    )
     serve.set_defaults(command=_serve)
 
     db = commands.add_parser("db", help="the database schema").add_subparsers(
@@ -97,12 +100,17 @@ def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     print(_serve_banner(settings), flush=True)
     app: Litestar | str
     try:
-        if args.reload:
-            # The reloading server builds the app in a fresh process that reads the
-            # environment itself, so the command-line overrides must be in it too. The storage
-            # is made ready here first, so that a problem shows once, not in a restart loop.
+        if args.reload or args.workers > 1:
+            # The reloading server (and each worker process) builds the app in a fresh process
+            # that reads the environment itself, so the command-line overrides must be in it
+            # too. The storage and demo data are made ready here first, once, so that a problem
+            # shows once, not in a restart loop, and workers never race to migrate.
             with _container({**environ, **overrides}) as container:
                 container.prepare_storage()
+                if settings.demo_data:
+                    from entrypoints.demo import load_demo_data  # noqa: PLC0415
+
+                    load_demo_data(container)
             os.environ.update(overrides)
             app = APP_FACTORY
         else:
@@ -114,12 +122,17 @@ def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         app,
         host=settings.host,
         port=settings.port,
-        factory=args.reload,
+        factory=args.reload or args.workers > 1,
         reload=args.reload,
+        workers=args.workers if not args.reload else None,
         reload_dirs=[str(_source_root())] if args.reload else None,
         log_level=settings.log_level.lower(),
         server_header=False,
-        proxy_headers=settings.is_production,
+        # The app reads X-Forwarded-For itself, from PORTAL_TRUSTED_PROXIES only, and writes
+        # one access line per request with its request id; uvicorn's logging goes to the root.
+        proxy_headers=False,
+        access_log=False,
+        log_config=None,
     )
     return OK
 

@@ -12,6 +12,7 @@ Two environments:
 from __future__ import annotations
 
 import enum
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ PREFIX = "PORTAL_"
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
 MIN_SECRET_KEY_LENGTH = 32
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("json", "console")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_TIME_ZONE = "Europe/London"
@@ -81,6 +83,16 @@ class Settings:
     s3_region: str | None = None
     s3_endpoint_url: str | None = None
     """An S3-compatible endpoint (MinIO, a test server); unset: AWS's own for the region."""
+    log_format: str = "console"
+    """`json` (one object a line, production's default) or `console` (readable)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks whose `X-Forwarded-For` names the client; nobody else's is read."""
+    rate_limit_per_minute: int = 600
+    sign_in_rate_limit_per_minute: int = 10
+    max_request_bytes: int = 1_000_000
+    """Largest request body in bytes; file uploads have their own limit."""
+    metrics_token: str | None = field(default=None, repr=False)
+    """Bearer token for `/metrics` (Prometheus); admins may read it signed in."""
 
     @property
     def uses_stripe(self) -> bool:
@@ -184,6 +196,12 @@ class Settings:
             s3_bucket=read.text("S3_BUCKET"),
             s3_region=read.text("S3_REGION"),
             s3_endpoint_url=read.text("S3_ENDPOINT_URL"),
+            log_format=read.log_format("LOG_FORMAT", "json" if production else "console"),
+            trusted_proxies=read.networks("TRUSTED_PROXIES", "127.0.0.1,::1" if production else ""),
+            rate_limit_per_minute=read.count("RATE_LIMIT_PER_MINUTE", 600),
+            sign_in_rate_limit_per_minute=read.count("SIGN_IN_RATE_LIMIT_PER_MINUTE", 10),
+            max_request_bytes=read.count("MAX_REQUEST_BYTES", 1_000_000, minimum=1024),
+            metrics_token=read.text("METRICS_TOKEN"),
         )
 
 
@@ -228,6 +246,37 @@ class _Reader:
     def names(self, name: str) -> tuple[str, ...]:
         value = self.text(name) or ""
         return tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+
+    def count(self, name: str, default: int, *, minimum: int = 0) -> int:
+        value = self.text(name)
+        if value is None:
+            return default
+        if not value.isdigit() or int(value) < minimum:
+            raise SettingsError(
+                f"{PREFIX}{name} must be a whole number of at least {minimum}, not {value!r}."
+            )
+        return int(value)
+
+    def networks(self, name: str, default: str) -> tuple[str, ...]:
+        """Comma-separated IP addresses or CIDR networks, checked, kept as written."""
+        value = self.text(name)
+        parts = (value if value is not None else default).split(",")
+        networks = tuple(dict.fromkeys(part.strip() for part in parts if part.strip()))
+        for network in networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"{PREFIX}{name} must list IP addresses or networks such as 10.0.0.0/8, "
+                    f"not {network!r}."
+                ) from None
+        return networks
+
+    def log_format(self, name: str, default: str) -> str:
+        value = (self.text(name) or default).lower()
+        if value not in LOG_FORMATS:
+            raise SettingsError(f"{PREFIX}{name} must be one of {', '.join(LOG_FORMATS)}.")
+        return value
 
     def time_zone(self, name: str, default: str) -> ZoneInfo:
         value = self.text(name) or default

@@ -32,6 +32,13 @@ from entrypoints.web.auth import PUBLIC, PrincipalMiddleware
 from entrypoints.web.dependencies import portal_dependencies
 from entrypoints.web.files import local_file_routes
 from entrypoints.web.health import HealthController
+from entrypoints.web.operations import (
+    MAX_MULTIPART_PARTS,
+    SKIP_RATE_LIMIT,
+    add_request_id_header,
+    metrics_router,
+    operations_middleware,
+)
 from entrypoints.web.pages import StartPage
 from entrypoints.web.problems import problem_details_config, unexpected_error_handlers
 from entrypoints.web.security import security_headers
@@ -49,7 +56,11 @@ def create_app(
     `route_handlers` are mounted beside the portal's own, for embedding the portal in a larger
     app; they get the same headers, host checks and error handling."""
     settings = container.settings
-    own_routes: list[ControllerRouterHandler] = [StartPage, HealthController]
+    own_routes: list[ControllerRouterHandler] = [
+        StartPage,
+        HealthController,
+        metrics_router(container),
+    ]
     if isinstance(container.files, LocalDiskFileStore):
         own_routes.append(
             local_file_routes(container.files, max_file_size=container.file_limits.max_file_size)
@@ -59,12 +70,15 @@ def create_app(
         route_handlers=[
             *own_routes,
             create_static_files_router(
-                path="/static", directories=[HERE / "static"], include_in_schema=False, opt=PUBLIC
+                path="/static",
+                directories=[HERE / "static"],
+                include_in_schema=False,
+                opt={**PUBLIC, SKIP_RATE_LIMIT: True},
             ),
             *route_handlers,
         ],
         dependencies=portal_dependencies(container, api_docs_path=API_DOCS_PATH),
-        middleware=[PrincipalMiddleware(container)],
+        middleware=[*operations_middleware(settings), PrincipalMiddleware(container)],
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(
             title=f"{settings.firm_name} client portal",
@@ -88,7 +102,12 @@ def create_app(
         compression_config=CompressionConfig(
             backend="gzip", minimum_size=1024, exclude_opt_key="skip_compression"
         ),
-        before_send=[security_headers(docs_path=API_DOCS_PATH, https_only=settings.is_production)],
+        before_send=[
+            security_headers(docs_path=API_DOCS_PATH, https_only=settings.is_production),
+            add_request_id_header,
+        ],
+        request_max_body_size=settings.max_request_bytes,
+        multipart_form_part_limit=MAX_MULTIPART_PARTS,
         on_shutdown=[container.close],
         logging_config=None,  # the process (CLI, uvicorn) configures logging, not the app
         debug=False,

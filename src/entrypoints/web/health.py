@@ -21,7 +21,12 @@ PROBE_ID = "readiness-probe"
 
 class HealthController(Controller):
     tags = ["health"]  # noqa: RUF012 (Litestar reads these class attributes)
-    opt = {"exclude_from_csrf": True, "skip_compression": True, "public": True}  # noqa: RUF012
+    opt = {  # noqa: RUF012
+        "exclude_from_csrf": True,
+        "skip_compression": True,
+        "public": True,
+        "skip_rate_limit": True,  # probes come often, from the orchestrator's one address
+    }
 
     @get("/healthz", sync_to_thread=False, summary="The process is alive")
     def liveness(self) -> dict[str, str]:

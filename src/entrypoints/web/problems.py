@@ -19,6 +19,7 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from litestar.types import ExceptionHandlersMap
 
 from adapters.local.files import UploadTooLarge
+from entrypoints.web.operations import current_request_id
 from portal_core.errors import (
     ConcurrencyConflict,
     Conflict,
@@ -100,7 +101,8 @@ def problem_details_config() -> ProblemDetailsConfig:
 
 
 def _log_unexpected(error: Exception, where: str) -> str:
-    correlation_id = uuid.uuid4().hex
+    # The request id is the correlation id: support finds every log line of the request by it.
+    correlation_id = current_request_id() or uuid.uuid4().hex
     log.error("unexpected error %s (%s)", correlation_id, where, exc_info=error)
     return correlation_id
 

@@ -63,5 +63,17 @@ def security_headers(*, docs_path: str, https_only: bool) -> SendHook:
         headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
         if https_only:
             headers["Strict-Transport-Security"] = HSTS
+        content_type = headers.get("Content-Type")
+        if content_type is not None:
+            headers["Content-Type"] = with_charset(content_type)
 
     return add_security_headers
+
+
+def with_charset(content_type: str) -> str:
+    """Text without a declared charset lets a browser guess one (UTF-7 tricks); say UTF-8.
+    The files sent as text (static CSS and scripts, templates) are all UTF-8."""
+    media_type = content_type.partition(";")[0].strip().lower()
+    if media_type.startswith("text/") and "charset=" not in content_type.lower():
+        return f"{content_type}; charset=utf-8"
+    return content_type
