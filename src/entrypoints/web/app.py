@@ -39,7 +39,7 @@ from entrypoints.web.operations import (
     metrics_router,
     operations_middleware,
 )
-from entrypoints.web.pages import StartPage
+from entrypoints.web.pages import StartPage, portal_pages
 from entrypoints.web.problems import problem_details_config, unexpected_error_handlers
 from entrypoints.web.security import security_headers
 
@@ -61,6 +61,7 @@ def create_app(
         HealthController,
         metrics_router(container),
     ]
+    own_routes.append(portal_pages(container))
     if isinstance(container.files, LocalDiskFileStore):
         own_routes.append(
             local_file_routes(container.files, max_file_size=container.file_limits.max_file_size)

@@ -1,4 +1,4 @@
-"""Server-rendered pages. The start page for now; sign-in, dashboard and cases extend base.html."""
+"""The start page: what the portal is for, open to everyone."""
 
 from __future__ import annotations
 
