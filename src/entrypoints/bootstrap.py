@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 from attrs import frozen
 
 from entrypoints.settings import Settings
+from portal_core.billing.document import InvoiceRenderer, Party
+from portal_core.billing.pdfs import InvoicePdfs
 from portal_core.billing.service import BillingService
 from portal_core.cases.service import CaseService
 from portal_core.cases.uploads import FileLimits, FileService
@@ -95,6 +97,8 @@ class Container:
     """The Salesforce adapter's parsers and case system, for the webhooks, CLI and worker."""
     external: ExternalSystems | None = None
     """The clients opened for the external systems; closed by `close()`."""
+    invoice_pdfs: InvoicePdfs
+    """Renders, stores and serves issued invoices' and credit notes' PDFs."""
 
     def prepare_storage(self) -> None:
         """Make the storage ready to serve: the embedded default migrates itself; production
@@ -128,6 +132,7 @@ def bootstrap(
     payment_gateway: PaymentGateway | None = None,
     case_system: CaseSystem | None = None,
     salesforce: SalesforceWiring | None = None,
+    invoice_renderer: InvoiceRenderer | None = None,
 ) -> Container:
     """Wire the real adapters named by `settings`, except for the parts passed in."""
     clock = clock or SystemClock()
@@ -176,6 +181,17 @@ def bootstrap(
     )
     from adapters.local.identity import LocalIdentityProvider  # noqa: PLC0415
 
+    billing = BillingService(
+        uow=uow,
+        clock=clock,
+        ids=ids,
+        dispatcher=dispatcher,
+        time_zone=settings.firm_time_zone.key,
+    )
+    if invoice_renderer is None:
+        from adapters.pdf import Fpdf2InvoiceRenderer  # noqa: PLC0415 (fpdf2 loads on demand)
+
+        invoice_renderer = Fpdf2InvoiceRenderer()
     return Container(
         settings=settings,
         clock=clock,
@@ -186,12 +202,13 @@ def bootstrap(
         cases=CaseService(uow=uow, clock=clock, ids=ids, files=files, dispatcher=dispatcher),
         uploads=FileService(files=files, ids=ids, limits=file_limits),
         file_limits=file_limits,
-        billing=BillingService(
+        billing=billing,
+        invoice_pdfs=InvoicePdfs(
             uow=uow,
-            clock=clock,
-            ids=ids,
-            dispatcher=dispatcher,
-            time_zone=settings.firm_time_zone.key,
+            files=files,
+            renderer=invoice_renderer,
+            billing=billing,
+            firm=Party(name=settings.firm_name),
         ),
         sign_in=sign_in,
         onboarding=OnboardingService(

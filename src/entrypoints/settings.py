@@ -17,7 +17,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -68,6 +68,20 @@ class Settings:
     firm_name: str = DEFAULT_FIRM_NAME
     firm_time_zone: ZoneInfo = field(factory=lambda: ZoneInfo(DEFAULT_TIME_ZONE))
     log_level: str = "INFO"
+    live_backend: str = "memory"
+    """Fans live updates out: `memory` (one process), `postgres` (LISTEN/NOTIFY) or `redis`."""
+    redis_url: str | None = None
+    run_worker_in_process: bool = True
+    """`portal serve` also delivers the outbox and runs the schedules (the embedded default)."""
+    worker_interval_seconds: int = 2
+    mail_from: str = "Client portal <portal@localhost>"
+    smtp_host: str | None = None
+    """Set: e-mail goes to this SMTP server; unset: to `.eml` files in `mail_outbox_dir`."""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    mail_outbox_dir: Path | None = None
     salesforce: SalesforceSettings | None = None
     """Salesforce as the case system (`PORTAL_SALESFORCE_*`); None: the portal's own database."""
     stripe_secret_key: str | None = field(default=None, repr=False)
@@ -185,6 +199,7 @@ class Settings:
             firm_name=firm_name or DEFAULT_FIRM_NAME,
             firm_time_zone=read.time_zone("FIRM_TIME_ZONE", DEFAULT_TIME_ZONE),
             log_level=read.log_level("LOG_LEVEL", "INFO"),
+            **_delivery(read, data_dir=data_dir, database_url=database_url, production=production),
             salesforce=_salesforce(environ),
             stripe_secret_key=stripe_secret_key,
             stripe_webhook_secrets=stripe_webhook_secrets,
@@ -352,3 +367,74 @@ def _embedded_secret_key(path: Path) -> str:
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(key + "\n")
     return key
+
+
+LIVE_BACKENDS = ("memory", "postgres", "redis")
+SMTP_SECURITY = ("starttls", "tls", "none")
+
+
+def _one_of(read: _Reader, name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = (read.text(name) or default).lower()
+    if value not in allowed:
+        raise SettingsError(f"{PREFIX}{name} must be {' or '.join(allowed)}, not {value!r}.")
+    return value
+
+
+class _Delivery(TypedDict):
+    live_backend: str
+    redis_url: str | None
+    run_worker_in_process: bool
+    worker_interval_seconds: int
+    mail_from: str
+    smtp_host: str | None
+    smtp_port: int
+    smtp_security: str
+    smtp_username: str | None
+    smtp_password: str | None
+    mail_outbox_dir: Path
+
+
+def _delivery(read: _Reader, *, data_dir: Path, database_url: str, production: bool) -> _Delivery:
+    """Live updates, e-mail and the worker (docs/live-updates.md, docs/notifications.md)."""
+    live_backend = _one_of(read, "LIVE_BACKEND", LIVE_BACKENDS, "memory")
+    redis_url = read.text("REDIS_URL")
+    if live_backend == "redis" and redis_url is None:
+        raise SettingsError(
+            "PORTAL_REDIS_URL is required with PORTAL_LIVE_BACKEND=redis "
+            "(for example redis://127.0.0.1:6379/0)."
+        )
+    if live_backend == "postgres" and not database_url.startswith("postgresql"):
+        raise SettingsError(
+            "PORTAL_LIVE_BACKEND=postgres shares the PostgreSQL database of PORTAL_DATABASE_URL; "
+            "the database is not PostgreSQL."
+        )
+    interval = read.text("WORKER_INTERVAL_SECONDS") or "2"
+    if not interval.isdigit() or not 1 <= int(interval) <= 3600:
+        raise SettingsError(
+            f"PORTAL_WORKER_INTERVAL_SECONDS must be 1 to 3600 seconds, not {interval!r}."
+        )
+    smtp_host = read.text("SMTP_HOST")
+    smtp_username = read.text("SMTP_USERNAME")
+    smtp_password = read.text("SMTP_PASSWORD")
+    if (smtp_username is None) != (smtp_password is None):
+        raise SettingsError("PORTAL_SMTP_USERNAME and PORTAL_SMTP_PASSWORD go together.")
+    mail_from = read.text("MAIL_FROM")
+    if smtp_host is not None and mail_from is None:
+        raise SettingsError(
+            "PORTAL_MAIL_FROM is required with PORTAL_SMTP_HOST: the sender address, such as "
+            "'Example Partners <portal@example.com>'."
+        )
+    outbox = read.text("MAIL_OUTBOX_DIR")
+    return _Delivery(
+        live_backend=live_backend,
+        redis_url=redis_url,
+        run_worker_in_process=read.flag("RUN_WORKER_IN_PROCESS", default=not production),
+        worker_interval_seconds=int(interval),
+        mail_from=mail_from or "Client portal <portal@localhost>",
+        smtp_host=smtp_host,
+        smtp_port=read.port("SMTP_PORT", 587),
+        smtp_security=_one_of(read, "SMTP_SECURITY", SMTP_SECURITY, "starttls"),
+        smtp_username=smtp_username,
+        smtp_password=smtp_password,
+        mail_outbox_dir=_absolute(outbox, data_dir) if outbox else data_dir / "outbox",
+    )

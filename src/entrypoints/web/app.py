@@ -28,6 +28,7 @@ from adapters.local.files import LocalDiskFileStore
 from entrypoints.bootstrap import Container, bootstrap, configure_logging, derived_key
 from entrypoints.demo import load_demo_data
 from entrypoints.settings import Settings
+from entrypoints.web.api import api_router
 from entrypoints.web.auth import PUBLIC, PrincipalMiddleware
 from entrypoints.web.dependencies import portal_dependencies
 from entrypoints.web.files import local_file_routes
@@ -62,6 +63,7 @@ def create_app(
         metrics_router(container),
     ]
     own_routes.append(portal_pages(container))
+    own_routes.append(api_router(container, prefix=API_PREFIX))
     if isinstance(container.files, LocalDiskFileStore):
         own_routes.append(
             local_file_routes(container.files, max_file_size=container.file_limits.max_file_size)
