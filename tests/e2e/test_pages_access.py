@@ -21,7 +21,7 @@ from entrypoints.bootstrap import Container, bootstrap
 from entrypoints.web import create_app
 from portal_core.cases.service import SubmitCase
 from portal_core.organisations.model import Organisation, Role, User
-from portal_core.ports import CaseQuery, FileStore
+from portal_core.ports import CaseQuery
 from tests.e2e.conftest import TEST_HOST, settings_for
 
 PASSWORD = "tangerine-otter-lighthouse-47"
@@ -42,9 +42,10 @@ class Firm:
         return create_app(self.container)
 
 
-def build_firm(tmp_path: Path, *, files: FileStore | None = None, port: int | None = None) -> Firm:
+def build_firm(tmp_path: Path, *, local_files: bool = False, port: int | None = None) -> Firm:
     """The portal on in-memory storage with fast fakes for password hashing and TOTP; everyone
-    has a password, set through their invitation link as a real person would."""
+    has a password, set through their invitation link as a real person would. `local_files`:
+    files on disk under `tmp_path`, served by the portal's own links, as in the embedded mode."""
     clock = FixedClock()
     totp = InMemoryTotpVerifier()
     variables = {"port": str(port), "base_url": f"http://127.0.0.1:{port}"} if port else {}
@@ -53,7 +54,7 @@ def build_firm(tmp_path: Path, *, files: FileStore | None = None, port: int | No
         clock=clock,
         ids=SequentialIds(),
         uow=InMemoryStorage().unit_of_work,
-        files=files or InMemoryFileStore(clock),
+        files=None if local_files else InMemoryFileStore(clock),
         password_hasher=InMemoryPasswordHasher(),
         totp=totp,
     )

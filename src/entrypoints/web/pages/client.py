@@ -88,14 +88,19 @@ class CaseFilters:
     text: str
     page: int
 
-    def query(self, **extra: Any) -> CaseQuery:
+    def query(self, *, assignee_id: str | None = None, open_only: bool = False) -> CaseQuery:
+        """The query for these filters; `open_only` stands in for "any status" in the queue."""
+        if self.status is not None:
+            statuses = frozenset({self.status})
+        else:
+            statuses = OPEN_STATUSES if open_only else frozenset()
         return CaseQuery(
-            statuses=frozenset({self.status}) if self.status else frozenset(),
+            statuses=statuses,
             priority=self.priority,
+            assignee_id=assignee_id,
             text=self.text or None,
             page=self.page,
             page_size=CASES_PER_PAGE,
-            **extra,
         )
 
     def link(self, page_number: int) -> str:

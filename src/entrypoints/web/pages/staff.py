@@ -95,13 +95,8 @@ class StaffPages(Controller):
     ) -> Template:
         filters: CaseFilters = case_filters(status, priority, q, page_number)
         mine = assignee == "me"
-        query = filters.query(assignee_id=principal.user_id if mine else None)
-        if filters.status is None:
-            # The queue is the work still to do, unless a status is asked for.
-            query = filters.query(
-                assignee_id=principal.user_id if mine else None,
-                statuses=frozenset(status for status in CaseStatus if status.is_open),
-            )
+        # The queue is the work still to do, unless a status is asked for.
+        query = filters.query(assignee_id=principal.user_id if mine else None, open_only=True)
         found = container.cases.list_cases(principal, query)
         organisations = {
             organisation.id: organisation.name
