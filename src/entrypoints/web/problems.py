@@ -20,6 +20,7 @@ from litestar.types import ExceptionHandlersMap
 
 from adapters.local.files import UploadTooLarge
 from entrypoints.web.operations import current_request_id
+from portal_core.billing.pdfs import DocumentTampered
 from portal_core.errors import (
     ConcurrencyConflict,
     Conflict,
@@ -40,6 +41,8 @@ GENERIC_DETAIL = (
 
 DOMAIN_STATUS: Mapping[type[DomainError], tuple[HTTPStatus, str]] = {
     UploadTooLarge: (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Too large"),
+    # A stored invoice PDF that no longer matches its SHA-256: the firm's fault, never served.
+    DocumentTampered: (HTTPStatus.INTERNAL_SERVER_ERROR, "Integrity check failed"),
     NotFound: (HTTPStatus.NOT_FOUND, "Not found"),
     PermissionDenied: (HTTPStatus.FORBIDDEN, "Not allowed"),
     InvalidInput: (HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid input"),
