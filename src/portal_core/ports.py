@@ -6,7 +6,7 @@ proven against the real adapters by the contract suites in `tests/contract/`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Generic, Protocol, Self, TypeVar
@@ -135,6 +135,16 @@ class CaseRepository(Protocol):
         """Store `case`; raise ConcurrencyConflict if the stored version is not `expected_version`."""
         ...
 
+    def by_external_ids(self, external_ids: Collection[str]) -> Mapping[str, Case]:
+        """The cases linked to these external records, by external id (unknown ids are absent);
+        one read for a whole inbound message."""
+        ...
+
+    def update_many(self, changes: Sequence[tuple[Case, int]]) -> None:
+        """`update` for each (case, expected version), in the order given (callers sort by id,
+        the portal's lock order); ConcurrencyConflict or NotFound as `update` would raise."""
+        ...
+
     def search(self, query: CaseQuery, *, scope: str | None) -> Page[Case]:
         """Cases matching `query`, limited to organisation `scope` unless it is None (staff)."""
         ...
@@ -144,6 +154,10 @@ class CaseHistory(Protocol):
     """Every case's events, in order: the source of its timeline."""
 
     def append(self, event: CaseEvent) -> None: ...
+    def append_many(self, events: Sequence[CaseEvent]) -> None:
+        """`append` for each event, in order, in one go."""
+        ...
+
     def for_case(self, case_id: str) -> Sequence[CaseEvent]: ...
     def recent(self, *, scope: str | None, limit: int) -> Sequence[CaseEvent]:
         """The newest events across cases of organisation `scope` (all when None), newest first."""
@@ -159,6 +173,10 @@ class AttachmentRepository(Protocol):
 class AuditLog(Protocol):
     def append(self, record: AuditRecord) -> SealedAuditRecord:
         """Seal `record` after the current last entry and store it; entries are never changed."""
+        ...
+
+    def append_many(self, records: Sequence[AuditRecord]) -> Sequence[SealedAuditRecord]:
+        """`append` for each record, in order: the chain's head is read (and locked) once."""
         ...
 
     def entries(self, *, after_sequence: int = 0) -> Iterator[SealedAuditRecord]: ...
@@ -179,6 +197,10 @@ class OutboxMessage:
 
 class Outbox(Protocol):
     def add(self, message: OutboxMessage) -> None: ...
+    def add_many(self, messages: Sequence[OutboxMessage]) -> None:
+        """`add` for each message, in one go; Conflict if any exists already."""
+        ...
+
     def claim(self, *, limit: int, now: datetime, lease: timedelta) -> Sequence[OutboxMessage]:
         """Up to `limit` due messages, hidden from other claimers until `now + lease`."""
         ...
@@ -193,6 +215,14 @@ class ProcessedEvents(Protocol):
         """Remember that (`source`, `event_id`) was handled; False if it already was."""
         ...
 
+    def record_many(
+        self, events: Iterable[tuple[str, str]], *, at: datetime
+    ) -> frozenset[tuple[str, str]]:
+        """`record` for each (source, event id), in the order given (callers sort them, the
+        portal's lock order), in one go: the pairs that were new. A pair given twice is new
+        at most once."""
+        ...
+
 
 class Counters(Protocol):
     def next_value(self, series: str) -> int:
@@ -201,7 +231,10 @@ class Counters(Protocol):
 
 
 class UnitOfWork(Protocol):
-    """One transaction over every repository. Nothing is stored until `commit()`."""
+    """One transaction over every repository. Nothing is stored until `commit()`.
+
+    After a batch method (`..._many`) raised, roll back: a failed batch ends the transaction
+    (it skips the savepoint a single write takes, for speed)."""
 
     organisations: OrganisationRepository
     users: UserRepository

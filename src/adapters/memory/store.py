@@ -8,7 +8,7 @@ SQLite and PostgreSQL.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
@@ -195,6 +195,18 @@ class InMemoryCaseRepository:
                 raise Conflict("Another case is linked to that external record already.")
         self._state.cases[case.id] = case
 
+    def by_external_ids(self, external_ids: Collection[str]) -> Mapping[str, Case]:
+        wanted = set(external_ids)
+        return {
+            c.external_id: c
+            for c in self._state.cases.values()
+            if c.external_id is not None and c.external_id in wanted
+        }
+
+    def update_many(self, changes: Sequence[tuple[Case, int]]) -> None:
+        for case, expected_version in changes:
+            self.update(case, expected_version=expected_version)
+
     def search(self, query: CaseQuery, *, scope: str | None) -> Page[Case]:
         text = query.text.casefold() if query.text else None
         organisation_id = scope if scope is not None else query.organisation_id
@@ -229,6 +241,10 @@ class InMemoryCaseHistory:
         if any(e.event_id == event.event_id for e in self._state.history):
             raise Conflict(f"Event {event.event_id} is recorded already.")
         self._state.history.append(event)
+
+    def append_many(self, events: Sequence[CaseEvent]) -> None:
+        for event in events:
+            self.append(event)
 
     def for_case(self, case_id: str) -> Sequence[CaseEvent]:
         return [e for e in self._state.history if e.case_id == case_id]
@@ -268,6 +284,9 @@ class InMemoryAuditLog:
         self._state.audit.append(sealed)
         return sealed
 
+    def append_many(self, records: Sequence[AuditRecord]) -> Sequence[SealedAuditRecord]:
+        return [self.append(record) for record in records]
+
     def entries(self, *, after_sequence: int = 0) -> Iterator[SealedAuditRecord]:
         return iter([e for e in self._state.audit if e.sequence > after_sequence])
 
@@ -280,6 +299,10 @@ class InMemoryOutbox:
         if message.id in self._state.outbox:
             raise Conflict(f"Outbox message {message.id} exists already.")
         self._state.outbox[message.id] = message
+
+    def add_many(self, messages: Sequence[OutboxMessage]) -> None:
+        for message in messages:
+            self.add(message)
 
     def claim(self, *, limit: int, now: datetime, lease: timedelta) -> Sequence[OutboxMessage]:
         due = sorted(
@@ -324,6 +347,15 @@ class InMemoryProcessedEvents:
             return False
         self._state.processed_events[key] = at
         return True
+
+    def record_many(
+        self, events: Iterable[tuple[str, str]], *, at: datetime
+    ) -> frozenset[tuple[str, str]]:
+        return frozenset(
+            (source, event_id)
+            for source, event_id in events
+            if self.record(source, event_id, at=at)
+        )
 
 
 class InMemoryCounters:

@@ -88,19 +88,23 @@ def guarded(
     duplicates: Mapping[frozenset[str], str],
     missing: str = "Something this refers to does not exist.",
     invalid: str = "The data breaks a rule of the database.",
+    savepoint: bool = True,
 ) -> Iterator[None]:
     """Run a write in a savepoint and turn a constraint violation into a domain error.
 
     The savepoint keeps the unit of work usable after the error, as the in-memory fake does
     (PostgreSQL otherwise refuses every later statement of an aborted transaction).
     `duplicates` maps a unique key ({"table.column"}) to its message; the first is the default.
+    `savepoint=False` saves its two round trips where an error ends the unit of work anyway
+    (the batch writes of an inbound message).
     """
     with lost_connection_reported():
-        savepoint = connection.begin_nested()
+        nested = connection.begin_nested() if savepoint else None
         try:
             yield
         except IntegrityError as error:
-            savepoint.rollback()
+            if nested is not None:
+                nested.rollback()
             kind = _kind(error)
             if kind == "unique":
                 columns = _unique_columns(error)
@@ -111,6 +115,8 @@ def guarded(
             raise InvalidInput(invalid) from None
         except InvalidInput:
             # A value the database cannot hold (PostgreSQL refuses NUL characters in text).
-            savepoint.rollback()
+            if nested is not None:
+                nested.rollback()
             raise
-        savepoint.commit()
+        if nested is not None:
+            nested.commit()

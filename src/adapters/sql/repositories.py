@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +14,10 @@ from sqlalchemy import (
     Row,
     Select,
     Table,
+    Text,
     and_,
+    any_,
+    bindparam,
     func,
     insert,
     or_,
@@ -67,6 +70,31 @@ class Database:
         statement = dialect_insert(table).values(**values).on_conflict_do_nothing()
         key = next(iter(table.primary_key.columns))
         return self.execute(statement.returning(key)).first() is not None
+
+    def insert_many_or_ignore(
+        self, table: Table, rows: Sequence[Mapping[str, Any]]
+    ) -> list[Row[Any]]:
+        """`insert_or_ignore` for many rows in one statement (in the order given): the primary
+        keys of the rows inserted. A key given twice is inserted once."""
+        if not rows:
+            return []
+        statement = _INSERT_OR_IGNORE[self.dialect, table.name]
+        return list(self.execute(statement, rows))
+
+
+def _insert_or_ignore_statements() -> dict[tuple[str, str], Executable]:
+    """`INSERT ... ON CONFLICT DO NOTHING RETURNING <key>` per dialect and table, built once:
+    executed with a list of rows, SQLAlchemy sends it as one multi-row INSERT."""
+    statements: dict[tuple[str, str], Executable] = {}
+    for dialect, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert)):
+        for table in (t.processed_events,):
+            statements[dialect, table.name] = (
+                dialect_insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+            )
+    return statements
+
+
+_INSERT_OR_IGNORE = _insert_or_ignore_statements()
 
 
 # --- organisations and users --------------------------------------------------------------------
@@ -373,6 +401,37 @@ class SqlCaseRepository:
             f"Case {case.reference} was changed by someone else; reload it and try again."
         )
 
+    def by_external_ids(self, external_ids: Collection[str]) -> Mapping[str, Case]:
+        if not external_ids:
+            return {}
+        statement = _CASES_BY_EXTERNAL_IDS[self._db.dialect == "postgresql"]
+        rows = self._db.execute(statement, [{"external_ids": sorted(external_ids)}])
+        return {row.external_id: _case(row) for row in rows}
+
+    def update_many(self, changes: Sequence[tuple[Case, int]]) -> None:
+        if not changes:
+            return
+        rows = []
+        for case, expected_version in changes:
+            row = case_values(case)
+            row["b_id"] = row.pop("id")  # the key is matched, never set
+            row["b_expected_version"] = expected_version
+            rows.append(row)
+        with guarded(self._db.connection, duplicates=_CASE_DUPLICATES, savepoint=False):
+            result = self._db.execute(_VERSIONED_CASE_UPDATE, rows)
+        if result.rowcount == len(changes):
+            return
+        # Some case had moved on: name it as `update` would (the transaction is rolled back).
+        for case, expected_version in changes:
+            stored = self.get(case.id)
+            if stored is None:
+                raise NotFound("No such case.")
+            if stored.version not in (expected_version, case.version):
+                raise ConcurrencyConflict(
+                    f"Case {case.reference} was changed by someone else; reload it and try again."
+                )
+        raise ConcurrencyConflict("A case was changed by someone else; reload it and try again.")
+
     def search(self, query: CaseQuery, *, scope: str | None) -> Page[Case]:
         page, count = case_search_statements(query, scope=scope)
         items = tuple(_case(row) for row in self._db.execute(page))
@@ -383,9 +442,51 @@ class SqlCaseRepository:
         return Page(items=items, total=total, page=query.page, page_size=query.page_size)
 
 
+_CASES_BY_EXTERNAL_IDS = {
+    # PostgreSQL: one array parameter, so the statement text (and its plan) is the same
+    # whatever the number of ids; SQLite: an IN list.
+    True: select(t.cases).where(
+        t.cases.c.external_id == any_(bindparam("external_ids", type_=postgresql.ARRAY(Text)))
+    ),
+    False: select(t.cases).where(
+        t.cases.c.external_id.in_(bindparam("external_ids", expanding=True))
+    ),
+}
+_VERSIONED_CASE_UPDATE = update(t.cases).where(
+    t.cases.c.id == bindparam("b_id"), t.cases.c.version == bindparam("b_expected_version")
+)
+"""Executed with a list of rows: one round of the driver's executemany, each row versioned."""
+_CASE_EVENT_DUPLICATES = {frozenset({"case_events.event_id"}): "That event is recorded already."}
+
+
 class SqlCaseHistory:
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    def append_many(self, events: Sequence[CaseEvent]) -> None:
+        if not events:
+            return
+        rows = []
+        for event in events:
+            kind, document = self._db.codec.dump(event)
+            rows.append(
+                {
+                    "event_id": event.event_id,
+                    "case_id": event.case_id,
+                    "organisation_id": event.organisation_id,
+                    "kind": kind,
+                    "occurred_at": event.occurred_at,
+                    "actor_id": event.actor_id,
+                    "payload": document,
+                }
+            )
+        with guarded(
+            self._db.connection,
+            duplicates=_CASE_EVENT_DUPLICATES,
+            missing="The event's case does not exist.",
+            savepoint=False,
+        ):
+            self._db.execute(_INSERT_CASE_EVENT, rows)
 
     def append(self, event: CaseEvent) -> None:
         kind, document = self._db.codec.dump(event)
@@ -440,6 +541,9 @@ def _attachment(row: Row[Any]) -> Attachment:
         uploaded_by=row.uploaded_by,
         uploaded_at=row.uploaded_at,
     )
+
+
+_INSERT_CASE_EVENT = insert(t.case_events)
 
 
 class SqlAttachmentRepository:
@@ -553,6 +657,31 @@ class SqlAuditLog:
         )
         return sealed
 
+    def append_many(self, records: Sequence[AuditRecord]) -> Sequence[SealedAuditRecord]:
+        if not records:
+            return []
+        last_sequence, last_hash = self._locked_head()
+        sealed_records: list[SealedAuditRecord] = []
+        rows: list[dict[str, Any]] = []
+        for given in records:
+            # Stored times come back in UTC; sealing the UTC form keeps the hash verifiable.
+            record = evolve(given, at=given.at.astimezone(UTC), details=dict(given.details))
+            sealed = seal_next(record, last_sequence=last_sequence, last_hash=last_hash)
+            last_sequence, last_hash = sealed.sequence, sealed.hash
+            sealed_records.append(sealed)
+            rows.append(_audit_row(sealed))
+        with guarded(
+            self._db.connection,
+            duplicates={
+                frozenset({"audit_entries.id"}): "That audit entry exists already.",
+                frozenset({"audit_entries.sequence"}): "That audit entry exists already.",
+            },
+            savepoint=False,
+        ):
+            self._db.execute(_INSERT_AUDIT_ENTRY, rows)
+        self._db.execute(_MOVE_AUDIT_HEAD, [{"b_sequence": last_sequence, "b_hash": last_hash}])
+        return sealed_records
+
     def entries(self, *, after_sequence: int = 0) -> Iterator[SealedAuditRecord]:
         a = t.audit_entries.c
         batch_size = 500
@@ -569,9 +698,62 @@ class SqlAuditLog:
             after_sequence = rows[-1].sequence
 
 
+_INSERT_AUDIT_ENTRY = insert(t.audit_entries)
+_MOVE_AUDIT_HEAD = (
+    update(t.audit_head)
+    .where(t.audit_head.c.id == 1)
+    .values(sequence=bindparam("b_sequence"), hash=bindparam("b_hash"))
+)
+
+
+_INSERT_OUTBOX_MESSAGE = insert(t.outbox_messages)
+
+
+def _audit_row(sealed: SealedAuditRecord) -> dict[str, Any]:
+    record = sealed.record
+    return {
+        "sequence": sealed.sequence,
+        "id": record.id,
+        "at": record.at,
+        "actor_id": record.actor_id,
+        "organisation_id": record.organisation_id,
+        "action": record.action,
+        "subject_type": record.subject_type,
+        "subject_id": record.subject_id,
+        "details": dict(record.details),
+        "previous_hash": sealed.previous_hash,
+        "hash": sealed.hash,
+    }
+
+
 class SqlOutbox:
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    def add_many(self, messages: Sequence[OutboxMessage]) -> None:
+        rows = []
+        for message in messages:
+            kind, document = self._db.codec.dump(message.event)
+            rows.append(
+                {
+                    "id": message.id,
+                    "kind": kind,
+                    "payload": document,
+                    "created_at": message.created_at,
+                    "attempts": message.attempts,
+                    "available_at": message.available_at,
+                    "last_error": message.last_error,
+                    "delivered_at": message.delivered_at,
+                }
+            )
+        if not rows:
+            return
+        with guarded(
+            self._db.connection,
+            duplicates={frozenset({"outbox_messages.id"}): "That outbox message exists already."},
+            savepoint=False,
+        ):
+            self._db.execute(_INSERT_OUTBOX_MESSAGE, rows)
 
     def _message(self, row: Row[Any]) -> OutboxMessage:
         return OutboxMessage(
@@ -654,6 +836,16 @@ class SqlProcessedEvents:
         return self._db.insert_or_ignore(
             t.processed_events, {"source": source, "event_id": event_id, "recorded_at": at}
         )
+
+    def record_many(
+        self, events: Iterable[tuple[str, str]], *, at: datetime
+    ) -> frozenset[tuple[str, str]]:
+        rows = [
+            {"source": source, "event_id": event_id, "recorded_at": at}
+            for source, event_id in events
+        ]
+        inserted = self._db.insert_many_or_ignore(t.processed_events, rows)
+        return frozenset((row.source, row.event_id) for row in inserted)
 
 
 class SqlCounters:

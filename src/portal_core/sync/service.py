@@ -22,6 +22,11 @@ Locks are taken in the order every use case of the portal takes them, so that co
 deliveries and portal writes wait for each other instead of deadlocking: the processed-event
 records (sorted by id), the case-reference counter (imports), new cases, then history, audit
 and outbox (the audit chain's head serialises writers), and the existing cases last, by id.
+
+Set-wise, for throughput: one message costs a fixed handful of statements whatever its size
+(processed events recorded in one multi-row insert, its cases read in one query, history,
+audit entries and outbox rows each written in one batch after one locked read of the audit
+head, the changed cases updated in one versioned batch), not several per notification.
 """
 
 from __future__ import annotations
@@ -33,11 +38,12 @@ from collections.abc import Iterable
 
 from attrs import define, evolve
 
+from portal_core.audit import AuditRecord
 from portal_core.cases.model import Case, CaseEvent, Priority
 from portal_core.cases.service import CASE_REFERENCE_SERIES, format_case_reference
-from portal_core.dispatch import EventDispatcher, record_change
+from portal_core.dispatch import EventDispatcher
 from portal_core.errors import Conflict
-from portal_core.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
+from portal_core.ports import Clock, IdGenerator, OutboxMessage, UnitOfWork, UnitOfWorkFactory
 from portal_core.sync.changes import (
     SYNC_ACTOR,
     InboundCaseChange,
@@ -70,11 +76,15 @@ class _Pending:
 class _Message:
     """The cases one message touches, kept in memory until they are written, in lock order."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, external_ids: Iterable[str]) -> None:
         self._uow = uow
         self.cases: dict[str, _Pending] = {}
         self._by_external_id: dict[str, str] = {}
         self.events: list[tuple[CaseEvent, Case]] = []
+        # Every case the message names, read at once; an id absent here is not linked yet.
+        wanted = set(external_ids)
+        self._stored = uow.cases.by_external_ids(wanted) if wanted else {}
+        self._read = wanted
 
     def find(self, change: InboundCaseChange) -> Case | None:
         known = self._by_external_id.get(change.external_id)
@@ -82,7 +92,10 @@ class _Message:
             return self.cases[known].case
         if change.portal_case_id is not None and change.portal_case_id in self.cases:
             return self._own(self.cases[change.portal_case_id].case, change)
-        case = self._uow.cases.by_external_id(change.external_id)
+        if change.external_id in self._read:
+            case = self._stored.get(change.external_id)
+        else:
+            case = self._uow.cases.by_external_id(change.external_id)
         if case is None and change.portal_case_id is not None:
             # A case the portal created, whose creation comes back before the write-back
             # handler linked it: it is the same case, never an import of a second one.
@@ -139,15 +152,20 @@ class SyncService:
         incomplete: list[str] = []
         received = list(changes)
         with self._uow() as uow:
+            ordered = sorted(received, key=lambda c: (c.source, c.event_id))
+            new = uow.processed_events.record_many(
+                [(c.source, c.event_id) for c in ordered], at=self._clock.now()
+            )
             fresh: list[InboundCaseChange] = []
-            for change in sorted(received, key=lambda c: (c.source, c.event_id)):
-                if uow.processed_events.record(
-                    change.source, change.event_id, at=self._clock.now()
-                ):
+            claimed: set[tuple[str, str]] = set()
+            for change in ordered:
+                key = (change.source, change.event_id)
+                if key in new and key not in claimed:
+                    claimed.add(key)
                     fresh.append(change)
                 else:
                     outcomes[Outcome.DUPLICATE] += 1
-            message = _Message(uow)
+            message = _Message(uow, (c.external_id for c in fresh))
             # Per case, oldest version first: each version it went through is in its history.
             for change in sorted(fresh, key=lambda c: (c.external_id, c.modified_at, c.event_id)):
                 outcome, case_id = self._one(uow, message, change, incomplete)
@@ -320,23 +338,44 @@ class SyncService:
         for pending in ordered:
             if pending.stored_version is None:
                 uow.cases.add(pending.case)
-        for event, case in message.events:
-            uow.history.append(event)
-            record_change(
-                uow,
-                event,
-                ids=self._ids,
-                subject_type="case",
-                subject_id=case.id,
-                details={"case_reference": case.reference},
-            )
+        # What `record_change` does per event, for the whole message at once.
+        events = [event for event, _ in message.events]
+        uow.history.append_many(events)
+        uow.audit.append_many(
+            [
+                AuditRecord(
+                    id=self._ids.new_id(),
+                    at=event.occurred_at,
+                    actor_id=event.actor_id,
+                    organisation_id=event.organisation_id,
+                    action=event.kind,
+                    subject_type="case",
+                    subject_id=case.id,
+                    details={"case_reference": case.reference},
+                )
+                for event, case in message.events
+            ]
+        )
+        uow.outbox.add_many(
+            [
+                OutboxMessage(
+                    id=event.event_id,
+                    event=event,
+                    created_at=event.occurred_at,
+                    available_at=event.occurred_at,
+                )
+                for event in events
+            ]
+        )
         # Existing cases last, as every use case of the portal does (audit head, then the case).
-        for pending in ordered:
-            if (
-                pending.stored_version is not None
+        uow.cases.update_many(
+            [
+                (pending.case, pending.stored_version)
+                for pending in ordered
+                if pending.stored_version is not None
                 and pending.case.version != pending.stored_version
-            ):
-                uow.cases.update(pending.case, expected_version=pending.stored_version)
+            ]
+        )
 
 
 def _same_values(before: Case, after: Case) -> bool:

@@ -20,6 +20,11 @@ WRITES = {
     ("history", "append"),
     ("audit", "append"),
     ("outbox", "add"),
+    ("processed_events", "record_many"),
+    ("cases", "update_many"),
+    ("history", "append_many"),
+    ("audit", "append_many"),
+    ("outbox", "add_many"),
 }
 
 
@@ -96,17 +101,34 @@ def test_locks_follow_the_portals_order_whatever_the_message_order() -> None:
     )
     kinds = [(name, method) for name, method, _ in calls]
     phases = [
-        {("processed_events", "record")},
+        {("processed_events", "record"), ("processed_events", "record_many")},
         {("counters", "next_value")},
         {("cases", "add")},
-        {("history", "append"), ("audit", "append"), ("outbox", "add")},
-        {("cases", "update")},
+        {
+            ("history", "append"),
+            ("audit", "append"),
+            ("outbox", "add"),
+            ("history", "append_many"),
+            ("audit", "append_many"),
+            ("outbox", "add_many"),
+        },
+        {("cases", "update"), ("cases", "update_many")},
     ]
     phase_of = [next(i for i, phase in enumerate(phases) if kind in phase) for kind in kinds]
     assert phase_of == sorted(phase_of)
-    processed = [args[:2] for name, _, args in calls if name == "processed_events"]
+    processed = [
+        pair
+        for name, method, args in calls
+        if name == "processed_events"
+        for pair in (args[0] if method == "record_many" else [args[:2]])
+    ]
     assert processed == sorted(processed)
     assert [event_id for _, event_id in processed] == ["x", "y", "z"]
-    updated = [args[0].id for name, method, args in calls if (name, method) == ("cases", "update")]
+    updated = [
+        case.id
+        for name, method, args in calls
+        if name == "cases" and method in ("update", "update_many")
+        for case in ([args[0]] if method == "update" else [c for c, _ in args[0]])
+    ]
     assert updated == sorted(updated)
     assert len(updated) == 2
