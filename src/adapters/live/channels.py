@@ -100,7 +100,17 @@ def make_backend(kind: str, *, redis_url: str | None, database_url: str) -> Chan
 
         if redis_url is None:
             raise ValueError("The redis backend needs a Redis URL.")
-        return RedisChannelsPubSubBackend(redis=Redis.from_url(redis_url), key_prefix="PORTAL_LIVE")
+
+        class ClosingRedisBackend(RedisChannelsPubSubBackend):
+            """Closes its connection pool when the app stops (Litestar leaves it open)."""
+
+            async def on_shutdown(self) -> None:
+                try:
+                    await super().on_shutdown()
+                finally:
+                    await self._redis.aclose()
+
+        return ClosingRedisBackend(redis=Redis.from_url(redis_url), key_prefix="PORTAL_LIVE")
     if kind == "postgres":
         from litestar.channels.backends.psycopg import PsycoPgChannelsBackend  # noqa: PLC0415
 
