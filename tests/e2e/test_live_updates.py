@@ -60,8 +60,8 @@ def test_a_status_change_by_staff_reaches_the_clients_open_page_at_once(
     assert event.name == "case"
     assert event.data["case_id"] == firm.cases["acme"]
     assert event.data["status"] == "waiting_on_client"
-    assert event.data["status_label"] == "Waiting on you"
-    assert event.data["text"] == "Status changed to Waiting on you"
+    assert event.data["status_label"] == "Waiting on client"
+    assert event.data["text"] == "Status changed to Waiting on client"
     assert elapsed < 1.0
 
 

@@ -15,7 +15,7 @@ from portal_core.cases.model import Case, CaseStatus
 STATUS_LABELS: Mapping[CaseStatus, str] = {
     CaseStatus.NEW: "New",
     CaseStatus.IN_PROGRESS: "In progress",
-    CaseStatus.WAITING_ON_CLIENT: "Waiting on you",
+    CaseStatus.WAITING_ON_CLIENT: "Waiting on client",
     CaseStatus.RESOLVED: "Resolved",
     CaseStatus.CLOSED: "Closed",
 }
