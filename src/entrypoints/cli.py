@@ -226,6 +226,10 @@ def _serve_banner(settings: Settings) -> str:
         lines.append(f"  database: {settings.database_url}")
         lines.append(f"  files:    {settings.files_dir}")
         lines.append(f"  demo data: {'on' if settings.demo_data else 'off'} (PORTAL_DEMO_DATA)")
+        if settings.demo_data:
+            from entrypoints.demo import demo_sign_ins  # noqa: PLC0415
+
+            lines += [f"  demo sign-in: {line}" for line in demo_sign_ins()]
     return "\n".join(lines)
 
 

@@ -5,6 +5,10 @@ so the audit chain, the case histories and the outbox are all consistent. The ca
 are spread over the past weeks and replayed in time order through a scripted clock.
 
 Loading twice adds nothing: organisations and people are keyed by fixed ids, cases by subject.
+
+Outside production, every demo person can sign in with `DEMO_PASSWORD`, set through the same
+invitation-acceptance use case a real person goes through; production never gets it, even with
+demo data switched on.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from portal_core.organisations.model import Organisation, Principal, Role, User
 from portal_core.ports import CaseQuery
 
 NORTHWIND = "demo-org-northwind"
+DEMO_PASSWORD = "harbour-lane-demo-2026"  # noqa: S105 (published on purpose; never in production)
+DEMO_ACTOR = "system:demo-data"
 AKMI = "demo-org-akmi"
 
 
@@ -293,6 +299,8 @@ class DemoLoad:
     organisations: int
     users: int
     cases: int
+    passwords: int = 0
+    """Demo people given `DEMO_PASSWORD` (never in production)."""
 
 
 def load_demo_data(container: Container) -> DemoLoad:
@@ -300,7 +308,38 @@ def load_demo_data(container: Container) -> DemoLoad:
     now = container.clock.now()
     organisations, users = _add_organisations_and_people(container, since=now - timedelta(days=90))
     cases = _add_cases(container, now=now)
-    return DemoLoad(organisations=organisations, users=users, cases=cases)
+    passwords = 0 if container.settings.is_production else _set_demo_passwords(container)
+    return DemoLoad(organisations=organisations, users=users, cases=cases, passwords=passwords)
+
+
+def demo_sign_ins() -> list[str]:
+    """Who to sign in as, for the serve banner of the embedded mode."""
+    chosen = {
+        ELLA: "client admin",
+        "demo-user-lena": "billing contact",
+        PRIYA: "staff",
+        TOM: "admin",
+    }
+    return [f"{person.email} ({chosen[person.id]})" for person in PEOPLE if person.id in chosen] + [
+        f"password for every demo person: {DEMO_PASSWORD}"
+    ]
+
+
+def _set_demo_passwords(container: Container) -> int:
+    """Give each demo person without a password the demo password, by accepting the invitation
+    the local sign-in issues them; anyone with a password (a second load) keeps it."""
+    set_now = 0
+    for person in PEOPLE:
+        with container.uow() as uow:
+            user = uow.users.get(person.id)
+        if user is None or not user.active:
+            continue
+        link = container.sign_in.admit(user, actor_id=DEMO_ACTOR)
+        if link is None:
+            continue
+        container.sign_in.accept_invitation(link.rsplit("/", 1)[1], DEMO_PASSWORD)
+        set_now += 1
+    return set_now
 
 
 def _add_organisations_and_people(container: Container, *, since: datetime) -> tuple[int, int]:

@@ -42,13 +42,16 @@ class Firm:
         return create_app(self.container)
 
 
-def build_firm(tmp_path: Path, *, local_files: bool = False, port: int | None = None) -> Firm:
+def build_firm(
+    tmp_path: Path, *, local_files: bool = False, port: int | None = None, **variables: str
+) -> Firm:
     """The portal on in-memory storage with fast fakes for password hashing and TOTP; everyone
     has a password, set through their invitation link as a real person would. `local_files`:
     files on disk under `tmp_path`, served by the portal's own links, as in the embedded mode."""
     clock = FixedClock()
     totp = InMemoryTotpVerifier()
-    variables = {"port": str(port), "base_url": f"http://127.0.0.1:{port}"} if port else {}
+    if port:
+        variables |= {"port": str(port), "base_url": f"http://127.0.0.1:{port}"}
     container = bootstrap(
         settings_for(tmp_path, **variables),
         clock=clock,
@@ -353,7 +356,9 @@ def test_sign_in_returns_only_to_a_page_of_this_site(firm: Firm, target: str) ->
     assert response.headers["location"] == "/dashboard"
 
 
-def test_too_many_failures_pause_sign_in_with_the_time_to_wait(firm: Firm) -> None:
+def test_too_many_failures_pause_sign_in_with_the_time_to_wait(tmp_path: Path) -> None:
+    # The per-address request limit (operations) is raised, to reach the account's own limit.
+    firm = build_firm(tmp_path, sign_in_rate_limit_per_minute="1000")
     policy = firm.container.sign_in.policy.throttle
     with browse(firm) as client:
         token = csrf(client)
@@ -393,3 +398,21 @@ def test_once_an_authenticator_is_set_up_sign_in_needs_its_code(firm: Firm) -> N
 
     assert without.status_code == 400
     assert with_code.status_code == 303
+
+
+def test_sign_in_attempts_from_one_address_meet_the_stricter_request_limit(firm: Firm) -> None:
+    limit = firm.container.settings.sign_in_rate_limit_per_minute
+    with browse(firm) as client:
+        token = csrf(client)
+        answers = [
+            client.post(
+                "/sign-in",
+                data={"email": "alice@acme.example", "password": "x", "_csrf_token": token},
+            ).status_code
+            for _ in range(limit + 1)
+        ]
+        page = client.get("/sign-in")
+
+    assert answers[:limit] == [400] * limit
+    assert answers[limit] == 429
+    assert page.status_code == 200, "showing the form is not an attempt"

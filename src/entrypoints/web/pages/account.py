@@ -22,6 +22,7 @@ from entrypoints.web.auth import (
     session_cookie_name,
 )
 from entrypoints.web.dependencies import PortalContainer, SignedInPrincipal
+from entrypoints.web.operations import SIGN_IN_RATE_LIMIT
 from entrypoints.web.pages.rendering import (
     PAGE_OPT,
     SIGN_IN_PATH,
@@ -43,7 +44,8 @@ class SignInPages(Controller):
     """The pages anyone may open: sign-in, invitation links, password resets."""
 
     include_in_schema = False
-    opt = {**PAGE_OPT, **PUBLIC}  # noqa: RUF012 (Litestar reads these class attributes)
+    # Their forms (POSTs) get the stricter per-address request limit of sign-in attempts.
+    opt = {**PAGE_OPT, **PUBLIC, **SIGN_IN_RATE_LIMIT}  # noqa: RUF012 (Litestar reads these)
 
     @get(SIGN_IN_PATH, sync_to_thread=False)
     def sign_in_form(self, request: Request[Any, Any, Any], container: PortalContainer) -> Template:
