@@ -78,8 +78,8 @@ def user(user_id: str, organisation_id: str | None, *roles: Role, created: Any) 
     )
 
 
-def build_world(tmp_path: Path, *, uow: UnitOfWorkFactory | None = None) -> World:
-    container = container_on_fakes(settings_for(tmp_path), uow=uow)
+def build_world(tmp_path: Path, *, uow: UnitOfWorkFactory | None = None, **settings: str) -> World:
+    container = container_on_fakes(settings_for(tmp_path, **settings), uow=uow)
     files = container.files
     assert isinstance(files, InMemoryFileStore)
     identity = InMemoryIdentityProvider()
