@@ -4,12 +4,14 @@ refused, keys scoped per organisation, parallel retries on real storage."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, make_url, text
 
 from adapters.sql import SqlStorage
 from portal_core.ports import CaseQuery
@@ -91,6 +93,25 @@ def sqlite_world(tmp_path: Path) -> Iterator[World]:
         storage.dispose()
 
 
+@pytest.fixture
+def postgres_world(postgres_url: str, tmp_path: Path) -> Iterator[World]:
+    """A fresh PostgreSQL database of its own, migrated, dropped afterwards."""
+    name = f"portal_api_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    storage = SqlStorage.from_url(url)
+    try:
+        storage.upgrade()
+        yield build_world(tmp_path, uow=storage.unit_of_work)
+    finally:
+        storage.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 async def _fifty_at_once(world: World, headers: dict[str, str]) -> list[httpx.Response]:
     transport = httpx.ASGITransport(app=world.app)
     async with httpx.AsyncClient(transport=transport, base_url=f"http://{TEST_HOST}") as client:
@@ -99,9 +120,13 @@ async def _fifty_at_once(world: World, headers: dict[str, str]) -> list[httpx.Re
         )
 
 
-def test_fifty_parallel_creates_with_one_key_make_one_case_on_sqlite(sqlite_world: World) -> None:
-    headers = {**sqlite_world.bearer(sqlite_world.acme.client_admin), "Idempotency-Key": "burst"}
-    responses = asyncio.run(_fifty_at_once(sqlite_world, headers))
+@pytest.mark.parametrize("storage", ["sqlite_world", "postgres_world"])
+def test_fifty_parallel_creates_with_one_key_make_one_case(
+    storage: str, request: pytest.FixtureRequest
+) -> None:
+    world: World = request.getfixturevalue(storage)
+    headers = {**world.bearer(world.acme.client_admin), "Idempotency-Key": "burst"}
+    responses = asyncio.run(_fifty_at_once(world, headers))
     statuses = sorted({r.status_code for r in responses})
     assert set(statuses) <= {201, 409}, [
         r.text for r in responses if r.status_code not in {201, 409}
@@ -112,4 +137,4 @@ def test_fifty_parallel_creates_with_one_key_make_one_case_on_sqlite(sqlite_worl
     assert sum(1 for r in created if "idempotent-replayed" not in r.headers) == 1
     in_flight: list[dict[str, Any]] = [problem(r) for r in responses if r.status_code == 409]
     assert all(p["code"] == "idempotency_key_in_flight" for p in in_flight)
-    assert cases_titled(sqlite_world, BODY["subject"]) == 1
+    assert cases_titled(world, BODY["subject"]) == 1

@@ -328,3 +328,14 @@ def test_wrong_content_type_is_415_and_an_oversized_body_413(fresh: World) -> No
         assert invalid.status_code == 400
         assert "errors" in problem(invalid)
     assert organisation_rows(fresh.container, "acme") == before
+
+
+def test_a_cookie_replayed_after_sign_out_gets_401(fresh: World, tmp_path: Path) -> None:
+    with _cookie_client(fresh, tmp_path) as client:
+        assert client.get(f"{API}/cases").status_code == 200
+        token = client.cookies.get(session_cookie_name(settings_for(tmp_path)))
+        assert token is not None
+        fresh.container.sign_in.sign_out(token)
+        replayed = client.get(f"{API}/cases")
+        assert replayed.status_code == 401
+        problem(replayed)
