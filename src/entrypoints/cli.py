@@ -4,6 +4,13 @@
     portal db upgrade | portal db check
     portal audit verify
     portal demo-data
+    portal worker [--once]
+    portal org add NAME [--account ID] | portal org link-account ORG_ID ACCOUNT_ID
+    portal contract set ORG_ID --kind hourly --currency EUR --rate ROLE=AMOUNT ...
+    portal contact invite ORG_ID EMAIL NAME --role client_admin | portal contact remove USER_ID
+    portal salesforce reconcile --since ISO [--checkpoint FILE]
+    portal billing run-month YYYY-MM
+    portal reminders run [--date YYYY-MM-DD]
 
 Settings come from `PORTAL_*` variables (docs/settings.md). Exit status: 0 done, 1 a check
 failed, 2 a setting or the command line is wrong.
@@ -15,12 +22,28 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from entrypoints.bootstrap import Container, bootstrap, configure_logging
 from entrypoints.settings import Settings, SettingsError
+from portal_core.billing.contract import (
+    ContractKind,
+    FixedFeeTerms,
+    Grouping,
+    HourlyTerms,
+    RetainerTerms,
+    TaxRule,
+    Terms,
+)
+from portal_core.billing.periods import BillingPeriod
+from portal_core.billing.service import SetContract
+from portal_core.errors import DomainError, InvalidInput
+from portal_core.organisations.model import CLIENT_ROLES, Principal, Role
+from portal_core.organisations.service import InviteContact
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -78,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "demo-data", help="add the demo organisations, people and cases (idempotent)"
     ).set_defaults(command=_demo_data)
+    _add_operations(commands)
     return parser
 
 
@@ -197,6 +221,336 @@ def _demo_data(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             f"{added.cases} cases."
         )
     return OK
+
+
+# --- onboarding, billing, sync and the worker ------------------------------------------------------
+
+CLI_PRINCIPAL = Principal(user_id="system:cli", organisation_id=None, roles=frozenset({Role.ADMIN}))
+"""Whom the CLI acts as: an administrator, named `system:cli` in the audit trail."""
+
+
+def _add_operations(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    worker = commands.add_parser(
+        "worker", help="deliver the outbox (e-mails, write-back) and run the schedules"
+    )
+    worker.add_argument("--once", action="store_true", help="one round, then exit")
+    worker.set_defaults(command=_worker)
+
+    org = commands.add_parser("org", help="client organisations").add_subparsers(
+        title="org commands", required=True, metavar="ORG_COMMAND"
+    )
+    add = org.add_parser("add", help="add a client organisation; prints its id")
+    add.add_argument("name")
+    add.add_argument("--account", help="its Salesforce Account id (001...)")
+    add.set_defaults(command=_org_add)
+    link = org.add_parser("link-account", help="link an organisation to its Salesforce Account")
+    link.add_argument("organisation_id")
+    link.add_argument("account_id", help="the Account id (001...), or `none` to unlink")
+    link.set_defaults(command=_org_link_account)
+
+    contract = commands.add_parser("contract", help="billing contracts").add_subparsers(
+        title="contract commands", required=True, metavar="CONTRACT_COMMAND"
+    )
+    set_contract = contract.add_parser("set", help="set an organisation's contract from now on")
+    set_contract.add_argument("organisation_id")
+    set_contract.add_argument("--kind", choices=[k.value for k in ContractKind], required=True)
+    set_contract.add_argument("--currency", required=True, help="ISO code, e.g. EUR")
+    set_contract.add_argument(
+        "--rate", action="append", default=[], metavar="ROLE=AMOUNT", help="hourly rate per role"
+    )
+    set_contract.add_argument("--cap", help="hourly: most a case may cost")
+    set_contract.add_argument("--monthly-fee", help="retainer: the monthly fee")
+    set_contract.add_argument("--included-hours", help="retainer: hours the fee includes")
+    set_contract.add_argument("--overage-rate", help="retainer: per hour beyond them")
+    set_contract.add_argument(
+        "--fee", action="append", default=[], metavar="TYPE=AMOUNT", help="fixed fee per case type"
+    )
+    set_contract.add_argument("--tax-rate", default="0", help="percent, e.g. 20 (default 0)")
+    set_contract.add_argument("--tax-note", default="", help="printed with the tax")
+    set_contract.add_argument(
+        "--grouping", choices=[g.value for g in Grouping], default=Grouping.PER_CASE.value
+    )
+    set_contract.add_argument("--payment-terms-days", type=int, default=30)
+    set_contract.add_argument("--auto-issue", action="store_true", help="issue drafts at once")
+    set_contract.set_defaults(command=_contract_set)
+
+    _add_contacts_and_runs(commands)
+
+
+def _add_contacts_and_runs(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    contact = commands.add_parser("contact", help="client contacts").add_subparsers(
+        title="contact commands", required=True, metavar="CONTACT_COMMAND"
+    )
+    invite = contact.add_parser("invite", help="invite a contact; prints the invitation link")
+    invite.add_argument("organisation_id")
+    invite.add_argument("email")
+    invite.add_argument("name")
+    invite.add_argument(
+        "--role",
+        action="append",
+        choices=sorted(r.value for r in CLIENT_ROLES),
+        required=True,
+        help="repeat for several roles",
+    )
+    invite.set_defaults(command=_contact_invite)
+    remove = contact.add_parser("remove", help="remove a contact and end their sessions")
+    remove.add_argument("user_id")
+    remove.set_defaults(command=_contact_remove)
+
+    salesforce = commands.add_parser("salesforce", help="the Salesforce link").add_subparsers(
+        title="salesforce commands", required=True, metavar="SALESFORCE_COMMAND"
+    )
+    reconcile = salesforce.add_parser(
+        "reconcile", help="pull the cases changed since a time (resumable, idempotent)"
+    )
+    reconcile.add_argument("--since", required=True, help="ISO time, e.g. 2026-01-01T00:00:00Z")
+    reconcile.add_argument("--checkpoint", type=Path, help="file to resume from and save to")
+    reconcile.set_defaults(command=_salesforce_reconcile)
+
+    billing = commands.add_parser("billing", help="billing runs").add_subparsers(
+        title="billing commands", required=True, metavar="BILLING_COMMAND"
+    )
+    run_month = billing.add_parser("run-month", help="draft the month's invoices (idempotent)")
+    run_month.add_argument("month", help="YYYY-MM")
+    run_month.set_defaults(command=_billing_run_month)
+
+    reminders = commands.add_parser("reminders", help="payment reminders").add_subparsers(
+        title="reminders commands", required=True, metavar="REMINDERS_COMMAND"
+    )
+    run = reminders.add_parser("run", help="queue today's payment reminders (idempotent)")
+    run.add_argument("--date", help="YYYY-MM-DD instead of the firm's today")
+    run.set_defaults(command=_reminders_run)
+
+
+def _worker(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from adapters.live import backend_publishing, make_backend  # noqa: PLC0415
+    from entrypoints.worker import Worker  # noqa: PLC0415
+
+    with _ready_container(environ) as container:
+        settings = container.settings
+        live: AbstractContextManager[None] = nullcontext()
+        if settings.live_backend != "memory":
+            # Changes this process commits reach the pages served by the web processes.
+            backend = make_backend(
+                settings.live_backend,
+                redis_url=settings.redis_url,
+                database_url=settings.database_url,
+            )
+            live = backend_publishing(container.publisher, backend)
+        with live:
+            worker = Worker(container)
+            if args.once:
+                report = worker.run_once()
+                print(
+                    f"Delivered {report.delivery.delivered} of {report.delivery.claimed} due "
+                    f"messages ({report.delivery.failed} to retry later); "
+                    f"{report.reminders_sent or 0} reminders, "
+                    f"{report.invoices_drafted or 0} monthly invoices drafted."
+                )
+                return OK
+            stop = threading.Event()
+
+            def request_stop(signum: int, frame: object) -> None:
+                stop.set()
+
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, request_stop)
+            print("Worker running; stop it with Ctrl-C or SIGTERM.", flush=True)
+            worker.run_forever(stop)
+    return OK
+
+
+def _org_add(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    with _ready_container(environ) as container, _domain_errors():
+        organisation = container.onboarding.add_organisation(
+            CLI_PRINCIPAL, args.name, external_account_id=args.account
+        )
+    print(f"Organisation {organisation.name} added: {organisation.id}")
+    return OK
+
+
+def _org_link_account(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    account_id = None if args.account_id.lower() == "none" else args.account_id
+    with _ready_container(environ) as container, _domain_errors():
+        organisation = container.onboarding.link_account(
+            CLI_PRINCIPAL, args.organisation_id, account_id
+        )
+    if organisation.external_account_id is None:
+        print(f"{organisation.name} is linked to no Salesforce Account.")
+    else:
+        print(f"{organisation.name} mirrors Salesforce Account {organisation.external_account_id}.")
+    return OK
+
+
+def _contract_set(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    try:
+        command = _contract_command(args)
+    except (ValueError, ArithmeticError) as wrong:
+        print(f"portal: {wrong}", file=sys.stderr)
+        return USAGE
+    with _ready_container(environ) as container, _domain_errors():
+        contract = container.billing.set_contract(CLI_PRINCIPAL, command)
+    rates = ", ".join(f"{role} {rate}" for role, rate in sorted(contract.rates.items()))
+    print(
+        f"Contract {contract.id} set: {args.kind}, {contract.currency}, "
+        f"{contract.grouping.value}{f', rates {rates}' if rates else ''}."
+    )
+    return OK
+
+
+def _contract_command(args: argparse.Namespace) -> SetContract:
+    kind = ContractKind(args.kind)
+    terms: Terms
+    if kind is ContractKind.HOURLY:
+        terms = HourlyTerms(cap_per_case=_amount(args.cap, "--cap") if args.cap else None)
+    elif kind is ContractKind.RETAINER:
+        if not (args.monthly_fee and args.included_hours and args.overage_rate):
+            raise ValueError("A retainer needs --monthly-fee, --included-hours and --overage-rate.")
+        terms = RetainerTerms(
+            monthly_fee=_amount(args.monthly_fee, "--monthly-fee"),
+            included_minutes=int(_amount(args.included_hours, "--included-hours") * 60),
+            overage_rate=_amount(args.overage_rate, "--overage-rate"),
+        )
+    else:
+        terms = FixedFeeTerms(fees_by_case_type=_pairs(args.fee, "--fee"))
+    return SetContract(
+        organisation_id=args.organisation_id,
+        terms=terms,
+        currency=args.currency.upper(),
+        rates=_pairs(args.rate, "--rate"),
+        tax=TaxRule(rate_percent=_amount(args.tax_rate, "--tax-rate"), note=args.tax_note),
+        grouping=Grouping(args.grouping),
+        payment_terms_days=args.payment_terms_days,
+        auto_issue=args.auto_issue,
+    )
+
+
+def _amount(text: str, option: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        raise ValueError(f"{option} takes an amount such as 120.50, not {text!r}.") from None
+
+
+def _pairs(values: Sequence[str], option: str) -> dict[str, Decimal]:
+    pairs: dict[str, Decimal] = {}
+    for value in values:
+        name, separator, amount = value.rpartition("=")
+        if not separator or not name.strip():
+            raise ValueError(f"{option} takes NAME=AMOUNT, such as Senior=180, not {value!r}.")
+        pairs[name.strip()] = _amount(amount, option)
+    return pairs
+
+
+def _contact_invite(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    with _ready_container(environ) as container, _domain_errors():
+        invited = container.onboarding.invite_contact(
+            CLI_PRINCIPAL,
+            InviteContact(
+                organisation_id=args.organisation_id,
+                email=args.email,
+                name=args.name,
+                roles=frozenset(Role(role) for role in args.role),
+            ),
+        )
+    print(f"Invited {invited.user.name} <{invited.user.email}>: {invited.user.id}")
+    if invited.link is not None:
+        print(f"Invitation link (also e-mailed): {invited.link}")
+    return OK
+
+
+def _contact_remove(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    with _ready_container(environ) as container, _domain_errors():
+        user = container.onboarding.remove_contact(CLI_PRINCIPAL, args.user_id)
+    print(f"Removed {user.name} <{user.email}>; their sessions have ended.")
+    return OK
+
+
+def _salesforce_reconcile(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from adapters.salesforce import FileCheckpoint, RichReconcileProgress, reconcile  # noqa: PLC0415
+
+    try:
+        since = datetime.fromisoformat(args.since.replace("Z", "+00:00"))
+    except ValueError:
+        print(f"portal: --since takes an ISO time, not {args.since!r}.", file=sys.stderr)
+        return USAGE
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    with _ready_container(environ) as container:
+        if container.salesforce is None:
+            print(
+                "portal: Salesforce is not configured: set PORTAL_SALESFORCE_AUTH and the "
+                "other PORTAL_SALESFORCE_* settings (docs/salesforce.md).",
+                file=sys.stderr,
+            )
+            return USAGE
+        checkpoint = FileCheckpoint(args.checkpoint) if args.checkpoint else None
+        with RichReconcileProgress() as progress:
+            report = reconcile(
+                container.salesforce.case_system,
+                container.sync,
+                since,
+                checkpoint=checkpoint,
+                progress=progress,
+            )
+    print(
+        f"Reconciled {report.records} cases from {report.started_from.isoformat()} in "
+        f"{report.pages} pages: {report.imported} imported, {report.applied} updated, "
+        f"{report.unchanged} unchanged, {report.duplicates} seen before, {report.stale} older "
+        f"than ours, {report.skipped} of unlinked accounts skipped."
+    )
+    return OK
+
+
+def _billing_run_month(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    try:
+        period = BillingPeriod.parse(args.month)
+    except InvalidInput as wrong:
+        print(f"portal: {wrong.message}", file=sys.stderr)
+        return USAGE
+    with _ready_container(environ) as container, _domain_errors():
+        run = container.billing.run_month_for_all(CLI_PRINCIPAL, period)
+    for invoice in run.invoices:
+        print(f"Invoice {invoice.id} for {invoice.organisation_id}: {invoice.gross}")
+    for organisation_id, reason in run.refused:
+        print(f"Refused for {organisation_id}: {reason}", file=sys.stderr)
+    # A month is billed once: running it again lists the same invoices and drafts none.
+    print(f"{period.label()}: {len(run.invoices)} invoices, {len(run.refused)} refused.")
+    return FAILED if run.refused else OK
+
+
+def _reminders_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    try:
+        day = date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        print(f"portal: --date takes YYYY-MM-DD, not {args.date!r}.", file=sys.stderr)
+        return USAGE
+    with _ready_container(environ) as container:
+        sent = container.reminders.run(day)
+    for reminder in sent:
+        print(f"Reminder for invoice {reminder.number} ({reminder.step_days:+d} days) queued.")
+    print(f"{len(sent)} reminders queued; the worker e-mails them.")
+    return OK
+
+
+@contextmanager
+def _ready_container(environ: Mapping[str, str]) -> Iterator[Container]:
+    with _container(environ) as container:
+        container.prepare_storage()
+        yield container
+
+
+@contextmanager
+def _domain_errors() -> Iterator[None]:
+    """A refused command exits 1 with the domain's own message (no traceback)."""
+    try:
+        yield
+    except DomainError as refused:
+        print(f"portal: {refused.message}", file=sys.stderr)
+        raise SystemExit(FAILED) from None
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from portal_core.billing.contract import Grouping, HourlyTerms, TaxRule
 from portal_core.billing.periods import BillingPeriod
 from portal_core.billing.service import LogTime, SetContract
 from portal_core.cases.model import CaseStatus
+from portal_core.identity.events import PasswordResetRequested
 from tests.e2e.test_pages_access import Firm, build_firm, count_cases, csrf, signed_in
 
 PDF = b"%PDF-1.7\n" + b"engagement letter " * 100
@@ -319,3 +320,42 @@ def issued_invoice(firm: Firm) -> str:
     issued = firm.container.billing.issue(staff, draft.id)
     firm.container.invoice_pdfs.render_and_store(staff, issued.id)
     return issued.id
+
+
+def test_a_forgotten_password_is_reset_through_the_e_mailed_link(firm: Firm) -> None:
+    links: list[str] = []
+    firm.container.dispatcher.subscribe(
+        PasswordResetRequested, lambda event: links.append(event.link)
+    )
+    with TestClient(firm.app(), base_url="http://testserver.local") as browser:
+        known = browser.post(
+            "/password-reset", data={"email": "alice@acme.example", "_csrf_token": csrf(browser)}
+        )
+        unknown = browser.post(
+            "/password-reset", data={"email": "nobody@acme.example", "_csrf_token": csrf(browser)}
+        )
+        assert known.text == unknown.text, "the answer does not tell which addresses exist"
+        (link,) = links
+        reset_path = "/password-reset/" + link.rsplit("/", 1)[1]
+        new_password = "quartz-meadow-lantern-58"
+        done = browser.post(
+            reset_path,
+            data={
+                "password": new_password,
+                "confirmation": new_password,
+                "_csrf_token": csrf(browser),
+            },
+            follow_redirects=False,
+        )
+        signed = browser.post(
+            "/sign-in",
+            data={
+                "email": "alice@acme.example",
+                "password": new_password,
+                "_csrf_token": csrf(browser),
+            },
+            follow_redirects=False,
+        )
+
+    assert done.headers["location"] == "/sign-in?done=password"
+    assert signed.status_code == 303

@@ -43,6 +43,7 @@ from entrypoints.web.operations import (
 from entrypoints.web.pages import StartPage, portal_pages
 from entrypoints.web.problems import problem_details_config, unexpected_error_handlers
 from entrypoints.web.security import security_headers
+from entrypoints.web.webhooks import WebhookController
 
 API_PREFIX = "/api/v1"
 API_DOCS_PATH = f"{API_PREFIX}/schema"
@@ -60,6 +61,7 @@ def create_app(
     own_routes: list[ControllerRouterHandler] = [
         StartPage,
         HealthController,
+        WebhookController,
         metrics_router(container),
     ]
     own_routes.append(portal_pages(container))

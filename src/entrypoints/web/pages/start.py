@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get
+from typing import Any
+
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
 from entrypoints.web.dependencies import PortalContainer
+from entrypoints.web.pages.rendering import page
 
 
 class StartPage(Controller):
@@ -15,11 +18,11 @@ class StartPage(Controller):
     opt = {"skip_compression": True, "public": True}  # noqa: RUF012 (Litestar reads these class attributes)
 
     @get("/", sync_to_thread=False, name="start")
-    def start(self, container: PortalContainer, api_docs_path: NamedDependency[str]) -> Template:
-        return Template(
-            "start.html",
-            context={
-                "firm_name": container.settings.firm_name,
-                "api_docs_path": api_docs_path,
-            },
-        )
+    def start(
+        self,
+        request: Request[Any, Any, Any],
+        container: PortalContainer,
+        api_docs_path: NamedDependency[str],
+    ) -> Template:
+        # Signed in or not, the same page; the header offers sign-in or the person's pages.
+        return page(request, container, "start.html", api_docs_path=api_docs_path)
