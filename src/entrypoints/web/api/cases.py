@@ -10,7 +10,7 @@ from litestar.di import Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
-from entrypoints.web.api.common import Idempotent, iso, provide_idempotent_call
+from entrypoints.web.api.common import Idempotent, provide_idempotent_call
 from entrypoints.web.auth import requires_staff
 from entrypoints.web.dependencies import PortalContainer, SignedInPrincipal
 from portal_core.cases.files import upload_key
@@ -31,7 +31,7 @@ from portal_core.cases.service import (
     SubmitCase,
     UploadedFile,
 )
-from portal_core.errors import NotFound
+from portal_core.errors import InvalidInput, NotFound
 from portal_core.organisations.model import Principal
 from portal_core.ports import MAX_PAGE_SIZE, CaseQuery
 
@@ -149,7 +149,7 @@ def attachment_out(attachment: Attachment) -> AttachmentOut:
         display_name=attachment.display_name,
         size=attachment.size,
         content_type=attachment.content_type,
-        uploaded_at=iso(attachment.uploaded_at) or "",
+        uploaded_at=attachment.uploaded_at.isoformat(),
     )
 
 
@@ -169,6 +169,8 @@ def uploaded_files(
     if not files:
         return ()
     if owner is None:
+        if principal.is_staff:
+            raise InvalidInput("Name the client organisation these files are for.")
         raise NotFound("No such upload.")
     return tuple(
         UploadedFile(storage_key=upload_key(owner, f.upload_id), display_name=f.display_name)

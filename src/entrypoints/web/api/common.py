@@ -11,8 +11,6 @@ authenticate. A bearer token is never sent by a browser on its own, so it needs 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from decimal import Decimal
 from secrets import compare_digest
 from typing import Annotated, Any, TypeAlias
 
@@ -197,11 +195,3 @@ class MoneyOut(msgspec.Struct, frozen=True):
 
 def money(value: Money) -> MoneyOut:
     return MoneyOut(amount=str(value), currency=value.currency)
-
-
-def decimal_text(value: Decimal) -> str:
-    return f"{value:f}"
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
