@@ -347,7 +347,8 @@ def test_sign_in_rotates_the_session_and_sign_out_ends_it(firm: Firm) -> None:
 
 
 @pytest.mark.parametrize(
-    "target", ["//evil.example/x", "https://evil.example/", "/\\evil.example", "cases"]
+    "target",
+    ["//evil.example/x", "https://evil.example/", "/\\evil.example", "/\t/evil.example", "cases"],
 )
 def test_sign_in_returns_only_to_a_page_of_this_site(firm: Firm, target: str) -> None:
     with browse(firm) as client:
@@ -416,3 +417,34 @@ def test_sign_in_attempts_from_one_address_meet_the_stricter_request_limit(firm:
     assert answers[:limit] == [400] * limit
     assert answers[limit] == 429
     assert page.status_code == 200, "showing the form is not an attempt"
+
+
+def test_a_form_sent_after_the_session_ended_returns_to_its_page_after_sign_in(
+    firm: Firm, alice: TestClient[Litestar]
+) -> None:
+    case_path = f"/cases/{firm.cases['alice']}"
+    token = csrf(alice)
+    firm.clock.advance(timedelta(hours=13))
+
+    response = alice.post(
+        f"{case_path}/comments",
+        data={"body": "late", "_csrf_token": token},
+        headers={"Referer": f"http://{TEST_HOST}{case_path}"},
+        follow_redirects=False,
+    )
+    forged_referer = alice.post(
+        f"{case_path}/comments",
+        data={"body": "late", "_csrf_token": token},
+        headers={"Referer": f"http://evil.example{case_path}"},
+        follow_redirects=False,
+    )
+
+    assert response.headers["location"] == f"/sign-in?next={case_path}"
+    assert forged_referer.headers["location"] == "/sign-in"
+
+
+def test_another_organisations_file_is_not_found(firm: Firm) -> None:
+    with signed_in(firm, "gina") as gina:
+        response = gina.get(f"/cases/{firm.cases['alice']}/files/any-file")
+
+    assert response.status_code == 404

@@ -52,7 +52,7 @@ from portal_core.cases.service import (
     SubmitCase,
 )
 from portal_core.cases.uploads import RequestUpload
-from portal_core.errors import DomainError, InvalidInput, InvalidTransition
+from portal_core.errors import DomainError, InvalidInput, InvalidTransition, NotFound
 from portal_core.organisations.model import Principal, Role
 from portal_core.payments.model import CheckoutUrls
 from portal_core.ports import CaseQuery, Page
@@ -341,6 +341,20 @@ class ClientPages(Controller):
             return Redirect(f"/staff/cases/{case_id}", status_code=303)
         return case_page(request, container, principal, case_id)
 
+    @get("/cases/{case_id:str}/files/{attachment_id:str}", sync_to_thread=True)
+    def download(
+        self,
+        container: PortalContainer,
+        principal: SignedInPrincipal,
+        case_id: FromPath[str],
+        attachment_id: FromPath[str],
+    ) -> Redirect:
+        """A fresh short-lived link for the file, so a page left open never offers a dead one."""
+        attachment = container.cases.get_attachment(principal, attachment_id)
+        if attachment.case_id != case_id:
+            raise NotFound("No such file.")
+        return Redirect(container.uploads.download_link(principal, attachment), status_code=303)
+
     @post("/cases/{case_id:str}/comments")
     async def comment(
         self,
@@ -495,7 +509,7 @@ def case_page(
 ) -> Template:
     detail: CaseDetail = container.cases.get_case(principal, case_id)
     downloads = {
-        attachment.id: container.uploads.download_link(principal, attachment)
+        attachment.id: f"/cases/{case_id}/files/{attachment.id}"
         for attachment in detail.attachments
     }
     return page(

@@ -76,6 +76,9 @@ def is_local_path(target: str) -> bool:
     """Only a path on this site may be a redirect target (never `//evil`, `\\\\evil` or a URL)."""
     if not target.startswith("/") or target.startswith(("//", "/\\")):
         return False
+    # Browsers drop tabs and newlines from URLs: "/\t/evil.example" would become "//evil...".
+    if any(character <= " " or character == "\x7f" for character in target):
+        return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc and "\\" not in target
 
@@ -126,6 +129,18 @@ def see_other(path: str, *, done: str | None = None) -> Redirect:
     return Redirect(target, status_code=303)
 
 
+def return_path(request: Request[Any, Any, Any]) -> str:
+    """Where to come back to after signing in: the page asked for, or for a form sent after the
+    session ended, the page the form was on (a form's own address only takes POSTs)."""
+    if request.method in {"GET", "HEAD"}:
+        query = request.url.query
+        return request.url.path + (f"?{query}" if query else "")
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.headers.get("host", "") or not is_local_path(referer.path):
+        return ""
+    return referer.path + (f"?{referer.query}" if referer.query else "")
+
+
 # --- error pages -----------------------------------------------------------------------------
 
 ERROR_HEADINGS: Mapping[int, str] = {
@@ -167,9 +182,9 @@ def html_error_handlers(firm_name: str) -> ExceptionHandlersMap:
         )
 
     def to_sign_in(request: Request[Any, Any, Any], _: Exception) -> Response[Any]:
-        target = request.url.path
-        if request.method == "GET" and request.url.query:
-            target += f"?{request.url.query}"
+        target = return_path(request)
+        if not target:
+            return Redirect(SIGN_IN_PATH, status_code=303)
         return Redirect(f"{SIGN_IN_PATH}?next={quote(target, safe='/')}", status_code=303)
 
     def http_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
