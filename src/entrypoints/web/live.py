@@ -28,6 +28,7 @@ from adapters.live import STAFF_CHANNEL, decode, make_backend, organisation_chan
 from entrypoints.bootstrap import Container
 from entrypoints.web.auth import requires_signed_in
 from entrypoints.web.dependencies import SignedInPrincipal
+from entrypoints.web.notification_page import notification_pages
 from portal_core.organisations.model import Principal
 
 log = logging.getLogger(__name__)
@@ -100,8 +101,9 @@ async def _stream(
 
 
 class LivePlugin(InitPluginProtocol):
-    """Adds the channels, the `/live` route, and connects the container's publisher to the
-    channels once the app runs (and, with `worker_in_process`, runs the worker beside it)."""
+    """Adds the channels, the `/live` route and the e-mail preferences page, and connects the
+    container's publisher to the channels once the app runs (and, with `worker_in_process`,
+    runs the worker beside it)."""
 
     def __init__(self, container: Container) -> None:
         self._container = container
@@ -120,7 +122,7 @@ class LivePlugin(InitPluginProtocol):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.plugins.append(self.channels)
-        app_config.route_handlers.append(live_updates)
+        app_config.route_handlers.extend([live_updates, notification_pages(self._container)])
         app_config.on_startup.append(self._start)
         # Before the container closes: the worker still needs the database to stop cleanly.
         app_config.on_shutdown.insert(0, self._stop)
