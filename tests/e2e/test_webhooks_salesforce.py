@@ -13,7 +13,13 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from adapters.memory import FixedClock, InMemoryFileStore, InMemoryStorage, SequentialIds
+from adapters.memory import (
+    FixedClock,
+    InMemoryFileStore,
+    InMemoryStorage,
+    InMemoryUnitOfWork,
+    SequentialIds,
+)
 from adapters.salesforce import (
     ACK,
     ChangeEventParser,
@@ -163,6 +169,23 @@ def test_a_redelivered_outbound_message_is_acknowledged_without_a_second_effect(
     assert (reply.status_code, reply.content) == (200, ACK)
     assert world.storage.state.outbox == outbox
     assert world.storage.state.history == history
+
+
+def test_a_message_whose_commit_fails_is_never_acknowledged(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing_commit(self: InMemoryUnitOfWork) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(InMemoryUnitOfWork, "commit", failing_commit)
+
+    reply = world.soap(outbound_message([notification("04l000000000001AAA", record())]))
+
+    assert reply.status_code == 503
+    assert b"soapenv:Server" in reply.content
+    assert b"Ack" not in reply.content
+    assert b"disk full" not in reply.content
+    assert world.nothing_stored()
 
 
 def test_a_full_message_of_100_notifications_fits_and_is_applied(world: World) -> None:

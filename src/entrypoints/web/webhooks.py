@@ -27,6 +27,7 @@ from adapters.salesforce import handle_change_event, handle_outbound_message
 from adapters.salesforce.outbound_messages import MAX_BODY_BYTES as OUTBOUND_MESSAGE_MAX_BYTES
 from entrypoints.bootstrap import Container
 from entrypoints.web.dependencies import PortalContainer
+from entrypoints.web.operations import SKIP_RATE_LIMIT
 from portal_core.payments.ports import PaymentGateway
 from portal_core.payments.webhooks import receive_payment_webhook
 from portal_core.signatures import SignatureInvalid, verify_signature
@@ -48,7 +49,13 @@ _NO_CACHE = {"Cache-Control": "no-store"}
 class WebhookController(Controller):
     tags = ["webhooks"]  # noqa: RUF012 (Litestar reads these class attributes)
     include_in_schema = False  # called by vendors, configured in their consoles
-    opt = {"exclude_from_csrf": True, "public": True, "skip_compression": True}  # noqa: RUF012
+    # Not limited per address: a vendor delivers from a few addresses, in bursts, and retries.
+    opt = {  # noqa: RUF012
+        "exclude_from_csrf": True,
+        "public": True,
+        "skip_compression": True,
+        SKIP_RATE_LIMIT: True,
+    }
 
     @post(SALESFORCE_OUTBOUND_PATH, request_max_body_size=OUTBOUND_MESSAGE_MAX_BYTES)
     async def salesforce_outbound_message(
