@@ -359,3 +359,63 @@ def test_a_forgotten_password_is_reset_through_the_e_mailed_link(firm: Firm) -> 
 
     assert done.headers["location"] == "/sign-in?done=password"
     assert signed.status_code == 303
+
+
+def test_staff_review_a_draft_issue_it_and_credit_part_of_a_line(
+    firm: Firm, sam: TestClient[Litestar]
+) -> None:
+    staff = firm.users["sam"].as_principal()
+    invoice_id = issued_invoice(firm)
+    draft_id = december_draft_for_globex(firm)
+    token = csrf(sam)
+
+    review = sam.get("/staff/invoices").text
+    recomputed = sam.post(f"/staff/invoices/{draft_id}/recompute", data={"_csrf_token": token})
+    issued = sam.post(f"/staff/invoices/{draft_id}/issue", data={"_csrf_token": token})
+    no_reason = sam.post(
+        f"/staff/invoices/{invoice_id}/credit",
+        data={"reason": "", "line": "1", "amount": "50.00", "_csrf_token": token},
+    )
+    credited = sam.post(
+        f"/staff/invoices/{invoice_id}/credit",
+        data={"reason": "Goodwill", "line": "1", "amount": "50.00", "_csrf_token": token},
+    )
+
+    assert f'href="/invoices/{draft_id}"' in review
+    assert "The draft was recomputed" in recomputed.text
+    assert "The invoice was issued." in issued.text
+    assert not firm.container.billing.get_invoice(staff, draft_id).is_draft
+    assert firm.container.billing.get_invoice(staff, draft_id).document_key is not None
+    assert no_reason.status_code == 422
+    assert "Say why the invoice is credited." in no_reason.text
+    assert "The credit note was issued." in credited.text
+    (note,) = firm.container.billing.credit_notes(staff, invoice_id)
+    assert str(note.net.amount) == "50.00"
+
+
+def december_draft_for_globex(firm: Firm) -> str:
+    staff = firm.users["sam"].as_principal()
+    firm.container.billing.set_contract(
+        firm.users["ada"].as_principal(),
+        SetContract(
+            organisation_id="globex",
+            terms=HourlyTerms(),
+            currency="EUR",
+            rates={"Partner": Decimal("400.00")},
+            tax=TaxRule(rate_percent=Decimal(20)),
+            grouping=Grouping.MONTHLY,
+        ),
+    )
+    firm.container.billing.log_time(
+        staff,
+        LogTime(
+            case_id=firm.cases["gina"],
+            role="Partner",
+            work_date=date(2025, 12, 3),
+            minutes=60,
+            description="Advice",
+        ),
+    )
+    draft = firm.container.billing.run_month(staff, "globex", BillingPeriod(2025, 12))
+    assert draft is not None
+    return draft.id

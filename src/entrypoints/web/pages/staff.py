@@ -3,6 +3,7 @@ and invoice review (recompute, issue, credit)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -36,6 +37,8 @@ from portal_core.cases.model import ALLOWED_MOVES, CaseStatus, Priority, Visibil
 from portal_core.cases.service import AddComment, AssignCase
 from portal_core.errors import DomainError, InvalidInput
 from portal_core.organisations.model import Principal
+
+log = logging.getLogger(__name__)
 
 MAX_MINUTES_PER_ENTRY = 24 * 60
 
@@ -266,6 +269,7 @@ class StaffPages(Controller):
         self, container: PortalContainer, principal: SignedInPrincipal, invoice_id: FromPath[str]
     ) -> Response[Any]:
         await in_thread(lambda: container.billing.issue(principal, invoice_id))
+        await in_thread(lambda: _render_pdf(container, principal, invoice_id))
         return see_other(f"/invoices/{invoice_id}", done="issued")
 
     @post("/staff/invoices/{invoice_id:str}/credit")
@@ -314,6 +318,15 @@ class StaffPages(Controller):
                 )
             )
         return see_other(f"/invoices/{invoice_id}", done="credited")
+
+
+def _render_pdf(container: PortalContainer, principal: Principal, invoice_id: str) -> None:
+    """The PDF right after the issue committed, as the API does; if rendering fails, the
+    first download renders it, so the issue itself stands."""
+    try:
+        container.invoice_pdfs.render_and_store(principal, invoice_id)
+    except Exception:
+        log.exception("invoice %s issued, its PDF left to the first download", invoice_id)
 
 
 def _contract(container: PortalContainer, principal: Principal, organisation_id: str) -> Any:
