@@ -15,7 +15,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER
 from adapters.zipstream import stream_zip
 from entrypoints.web.api.common import Idempotent, provide_idempotent_call
 from entrypoints.web.dependencies import PortalContainer, SignedInPrincipal
-from portal_core.cases.files import clean_display_name
+from portal_core.cases.files import content_disposition
 from portal_core.cases.uploads import ConfirmUpload, RequestUpload, archive_entries
 
 
@@ -152,9 +152,11 @@ class FilesController(Controller):
         self, principal: SignedInPrincipal, container: PortalContainer, case_id: FromPath[str]
     ) -> Stream:
         detail = container.cases.get_case(principal, case_id)
-        name = clean_display_name(f"{detail.case.reference}.zip")
         return Stream(
             stream_zip(container.files, archive_entries(detail.attachments)),
             media_type="application/zip",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            headers={
+                "Content-Disposition": content_disposition(f"{detail.case.reference}.zip"),
+                "Cache-Control": "private, no-store",
+            },
         )
