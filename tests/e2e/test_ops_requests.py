@@ -40,8 +40,13 @@ def crash() -> None:
     raise RuntimeError("psycopg.errors.UndefinedTable: SELECT * FROM cases WHERE id = 'x'")
 
 
-@post("/probe/sign-in", opt={**UNCHECKED, **SIGN_IN_RATE_LIMIT}, sync_to_thread=False)
+@get("/probe/sign-in", opt={**UNCHECKED, **SIGN_IN_RATE_LIMIT}, sync_to_thread=False)
 def sign_in_form() -> str:
+    return "the form"
+
+
+@post("/probe/sign-in", opt={**UNCHECKED, **SIGN_IN_RATE_LIMIT}, sync_to_thread=False)
+def sign_in_attempt() -> str:
     return "checked"
 
 
@@ -56,7 +61,15 @@ async def takes_a_form(request: Request[Any, Any, Any]) -> dict[str, int]:
     return {"fields": len(form)}
 
 
-PROBES = [client_address, writes_a_log_line, crash, sign_in_form, takes_json, takes_a_form]
+PROBES = [
+    client_address,
+    writes_a_log_line,
+    crash,
+    sign_in_form,
+    sign_in_attempt,
+    takes_json,
+    takes_a_form,
+]
 
 
 def portal(tmp_path: Path, **variables: str) -> Litestar:
@@ -155,10 +168,12 @@ def test_a_forged_forwarded_for_header_does_not_escape_the_rate_limit(tmp_path: 
 def test_sign_in_forms_have_their_own_stricter_limit_and_probes_none(tmp_path: Path) -> None:
     app = portal(tmp_path, rate_limit_per_minute="100", sign_in_rate_limit_per_minute="2")
     with TestClient(app, base_url=f"http://{TEST_HOST}") as client:
+        forms = [client.get("/probe/sign-in").status_code for _ in range(3)]
         sign_ins = [client.post("/probe/sign-in").status_code for _ in range(3)]
         others = [client.get("/probe/address").status_code for _ in range(3)]
         probes = [client.get("/healthz").status_code for _ in range(120)]
 
+    assert forms == [200, 200, 200]
     assert sign_ins == [201, 201, 429]
     assert others == [200, 200, 200]
     assert set(probes) == {200}
@@ -260,3 +275,35 @@ def test_text_responses_declare_their_charset(client: TestClient[Litestar], path
     content_type = client.get(path).headers["content-type"]
 
     assert not content_type.startswith("text/") or "charset=utf-8" in content_type.lower()
+
+
+def test_a_request_without_a_host_header_is_refused_whatever_x_forwarded_host_says(
+    tmp_path: Path,
+) -> None:
+    app = portal(tmp_path)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.0",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/healthz",
+        "raw_path": b"/healthz",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"x-forwarded-host", TEST_HOST.encode())],
+        "client": ("198.51.100.7", 40000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+
+    assert sent[0]["status"] == 400

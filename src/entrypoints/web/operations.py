@@ -69,7 +69,10 @@ SKIP_RATE_LIMIT = "skip_rate_limit"
 """Route `opt` key: no per-address limit (webhooks verified by signature, probes, metrics)."""
 RATE_LIMIT_GROUP = "rate_limit"
 SIGN_IN_RATE_LIMIT: dict[str, Any] = {RATE_LIMIT_GROUP: "sign_in"}
-"""Route `opt` for sign-in, password-reset and invitation forms: the stricter limit."""
+"""Route `opt` for sign-in, password-reset and invitation forms: their POSTs get the stricter
+limit (`PORTAL_SIGN_IN_RATE_LIMIT_PER_MINUTE`)."""
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 MAX_MULTIPART_PARTS = 100
 """Portal forms have a handful of fields and one file; more parts are refused with 400."""
@@ -217,7 +220,11 @@ def _route_opt(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 def _is_sign_in(request: Request[Any, Any, Any]) -> bool:
-    return _route_opt(request).get(RATE_LIMIT_GROUP) == "sign_in"
+    """An attempt (a POST) on a sign-in page; showing the form counts as any other page."""
+    return (
+        _route_opt(request).get(RATE_LIMIT_GROUP) == "sign_in"
+        and request.method not in SAFE_METHODS
+    )
 
 
 def _is_general(request: Request[Any, Any, Any]) -> bool:
