@@ -24,6 +24,7 @@ from portal_core.notifications import (
     NotificationPreferences,
     NotificationPreferencesService,
     OnceOnlyNotifier,
+    PreferenceRespectingNotifier,
     Site,
 )
 from portal_core.organisations.model import Principal
@@ -290,3 +291,32 @@ def test_every_update_says_when_it_happened_in_utc(world: World) -> None:
     submit(world)
     at = datetime.fromisoformat(publisher.published[0].data["at"])
     assert at.utcoffset() == UTC.utcoffset(None)
+
+
+def test_a_payment_receipt_respects_the_recipients_choice_but_security_mails_do_not(
+    world: World,
+) -> None:
+    outgoing = InMemoryNotifier()
+    preferences = InMemoryNotificationPreferences()
+    preferences.save(
+        NotificationPreferences(
+            user_id="bill", turned_off=frozenset({NotificationKind.PAYMENT_RECEIVED})
+        )
+    )
+    notifier = PreferenceRespectingNotifier(
+        outgoing, uow=world.storage.unit_of_work, preferences=preferences
+    )
+    for kind, to in [
+        ("payment_receipt", "bill@example.com"),
+        ("payment_receipt", "ann@example.com"),
+        ("password_changed", "bill@example.com"),
+        ("payment_receipt", "someone@elsewhere.example"),
+    ]:
+        notifier.send(
+            Notification(to=to, subject="s", body="b", kind=kind, dedupe_key=f"{kind}:{to}")
+        )
+    assert [(n.kind, n.to) for n in outgoing.sent] == [
+        ("payment_receipt", "ann@example.com"),
+        ("password_changed", "bill@example.com"),
+        ("payment_receipt", "someone@elsewhere.example"),
+    ]
