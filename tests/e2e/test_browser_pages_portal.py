@@ -260,3 +260,58 @@ def test_a_keyboard_user_signs_in_and_posts_a_comment_without_a_mouse(
 
     assert focused == "Add comment"
     assert "Sent from the keyboard." in timeline
+
+
+def test_a_refused_file_is_explained_beside_the_input_and_nothing_is_sent(
+    browser: Browser, portal: Portal, tmp_path: Path
+) -> None:
+    program = tmp_path / "setup.exe"
+    program.write_bytes(b"MZ" + b"\0" * 200)
+    alice = portal.firm.users["alice"].as_principal()
+    before = portal.firm.container.cases.list_cases(alice, query_for("")).total
+    context = open_context(browser, portal)
+    try:
+        page = context.new_page()
+        sign_in(page, "alice@acme.example")
+        page.goto("/cases/new")
+        page.get_by_label("Subject").fill("Installer")
+        page.get_by_label("What do you need?").fill("Please look at this program.")
+        page.get_by_label("Files").set_input_files(program)
+        page.get_by_role("button", name="Send request").click()
+        alert = page.locator(".upload-progress [role='alert']")
+        alert.wait_for()
+        message = alert.inner_text()
+        still_here = page.url.endswith("/cases/new")
+    finally:
+        context.close()
+
+    assert message
+    assert still_here
+    assert portal.firm.container.cases.list_cases(alice, query_for("")).total == before
+
+
+def test_when_the_store_cannot_be_reached_the_form_carries_the_files_itself(
+    browser: Browser, portal: Portal, tmp_path: Path
+) -> None:
+    letter = tmp_path / "minutes.pdf"
+    letter.write_bytes(PDF)
+    context = open_context(browser, portal)
+    try:
+        page = context.new_page()
+        page.route("**/files/upload/**", lambda route: route.abort())
+        sign_in(page, "alice@acme.example")
+        page.goto("/cases/new")
+        page.get_by_label("Subject").fill("Board minutes")
+        page.get_by_label("What do you need?").fill("Filing, please.")
+        page.get_by_label("Files").set_input_files(letter)
+        page.get_by_role("button", name="Send request").click()
+        number = page.locator("#case-number")
+        number.wait_for()
+        reference = number.inner_text()
+    finally:
+        context.close()
+
+    alice = portal.firm.users["alice"].as_principal()
+    (found,) = portal.firm.container.cases.list_cases(alice, query_for(reference)).items
+    attachments = portal.firm.container.cases.get_case(alice, found.id).attachments
+    assert [a.display_name for a in attachments] == ["minutes.pdf"]

@@ -2,8 +2,10 @@
  *
  * Files: a form marked `data-upload-ticket` sends each chosen file straight to the file store
  * (S3's presigned POST, or the portal's own signed link) with a ticket from the portal, then
- * submits the form with the upload ids instead of the files. If anything fails before a file is
- * sent, the form is submitted the plain way, files and all.
+ * submits the form with the upload ids instead of the files. A file the portal refuses (type,
+ * size, quota) is explained next to the input; if the store cannot be reached from the page
+ * (network, a content policy), the form is submitted the plain way, files and all, and the
+ * portal sends them on the browser's behalf.
  */
 (function () {
   "use strict";
@@ -47,14 +49,18 @@
     });
     var answer = await response.json().catch(function () { return {}; });
     if (!response.ok) {
-      throw new Error(answer.error || "The file " + file.name + " cannot be sent.");
+      var refusal = new Error(answer.error || "The file " + file.name + " cannot be sent.");
+      refusal.refused = true;
+      throw refusal;
     }
     var body = new FormData();
     Object.keys(answer.fields).forEach(function (key) { body.append(key, answer.fields[key]); });
     body.append("file", file);
     var sent = await fetch(answer.url, { method: "POST", body: body });
     if (!sent.ok) {
-      throw new Error("The file " + file.name + " was not accepted (" + sent.status + ").");
+      var rejected = new Error("The file " + file.name + " was not accepted (" + sent.status + ").");
+      rejected.refused = true;
+      throw rejected;
     }
     return answer;
   }
@@ -78,10 +84,15 @@
         say(list, files[index].name + " sent.", false);
       }
     } catch (error) {
-      delete form.dataset.sending;
       form.querySelectorAll("input[name='upload_id'], input[name='upload_name']").forEach(
         function (element) { element.remove(); }
       );
+      if (!error.refused) {
+        say(list, "Sending the files with the form instead…", false);
+        HTMLFormElement.prototype.submit.call(form);
+        return;
+      }
+      delete form.dataset.sending;
       say(list, error.message, true);
       return;
     }
