@@ -7,20 +7,24 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from litestar.testing import TestClient
 
+from adapters.memory import FixedClock
 from entrypoints.bootstrap import bootstrap
 from entrypoints.cli import CLI_PRINCIPAL, main
 from entrypoints.settings import Settings
 from entrypoints.web.app import create_served_app
+from entrypoints.worker import Worker
 from portal_core.billing.contract import Grouping, HourlyTerms, TaxRule
 from portal_core.billing.service import LogTime, SetContract
-from portal_core.cases.service import SubmitCase
+from portal_core.cases.model import CaseStatus
+from portal_core.cases.service import ChangeStatus, SubmitCase
 from portal_core.organisations.model import Organisation, Role, User
+from tests.e2e.conftest import container_on_fakes, settings_for
 
 SECRET = "cli-test-secret-key-0123456789-0123456789"
 
@@ -209,3 +213,39 @@ def test_portal_serve_delivers_the_outbox_itself_in_the_embedded_default(
         while len(list(outbox.glob("*.eml"))) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
     assert len(list(outbox.glob("*.eml"))) == 2
+
+
+def test_a_case_resolved_under_a_per_case_contract_gets_its_draft_from_the_worker(
+    capsys: pytest.CaptureFixture[str], environ: dict[str, str]
+) -> None:
+    _, case_id = client_with_a_case(environ, grouping=Grouping.PER_CASE)
+    container = bootstrap(Settings.from_env(environ))
+    try:
+        container.cases.change_status(
+            CLI_PRINCIPAL, ChangeStatus(case_id=case_id, status=CaseStatus.RESOLVED)
+        )
+        assert container.billing.list_invoices(CLI_PRINCIPAL, organisation_id="acme") == []
+    finally:
+        container.close()
+    status, output = run(capsys, environ, "worker", "--once")
+    assert status == 0, output
+    container = bootstrap(Settings.from_env(environ))
+    try:
+        invoices = container.billing.list_invoices(CLI_PRINCIPAL, organisation_id="acme")
+    finally:
+        container.close()
+    assert [(invoice.case_id, str(invoice.gross)) for invoice in invoices] == [(case_id, "360.00")]
+
+
+def test_the_daily_schedules_run_once_a_day_and_again_the_next(tmp_path: Path) -> None:
+    clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    container = container_on_fakes(settings_for(tmp_path), clock=clock)
+    worker = Worker(container, draw=lambda: 0.0)
+    first = worker.run_once()
+    assert (first.reminders_sent, first.invoices_drafted) == (0, 0)
+    clock.advance(timedelta(hours=3))
+    again = worker.run_once()
+    assert (again.reminders_sent, again.invoices_drafted) == (None, None)
+    clock.advance(timedelta(days=1))
+    next_day = worker.run_once()
+    assert (next_day.reminders_sent, next_day.invoices_drafted) == (0, 0)
