@@ -419,3 +419,22 @@ def december_draft_for_globex(firm: Firm) -> str:
     draft = firm.container.billing.run_month(staff, "globex", BillingPeriod(2025, 12))
     assert draft is not None
     return draft.id
+
+
+def test_signed_in_pages_carry_the_live_update_markers(
+    firm: Firm, alice: TestClient[Litestar]
+) -> None:
+    case_id = firm.cases["alice"]
+    case_page = alice.get(f"/cases/{case_id}").text
+    dashboard = alice.get("/dashboard").text
+
+    assert f'data-live-case="{case_id}"' in case_page
+    assert 'data-live-field="status"' in case_page
+    assert f'data-live-timeline="{case_id}"' in case_page
+    assert "data-live-recent" in dashboard
+    for page in (case_page, dashboard):
+        assert '<script src="/static/live.js" defer></script>' in page
+        assert 'id="live-announcer"' in page
+        assert 'aria-live="polite"' in page
+    with TestClient(firm.app(), base_url="http://testserver.local") as visitor:
+        assert "/static/live.js" not in visitor.get("/sign-in").text
