@@ -22,6 +22,7 @@ import random
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from typing import TypedDict
 
 from attrs import frozen
 
@@ -36,7 +37,12 @@ from portal_core.notifications import EmailNotices, OnceOnlyNotifier, Preference
 from portal_core.notifications.messages import Site
 from portal_core.organisations.model import Principal
 from portal_core.payments.notices import PaymentNotices
-from portal_core.sync.outbound import CaseSystemWriter
+from portal_core.sync.outbound import (
+    CaseDetailsUpdates,
+    CaseFileReferences,
+    CaseSystemWriter,
+    FileLink,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +68,7 @@ def delivery_handlers(container: Container) -> dict[type[DomainEvent], tuple[Del
         clock=container.clock,
         ids=container.ids,
         dispatcher=container.dispatcher,
+        **_salesforce_extras(container),
     )
     registries: list[Mapping[type[DomainEvent], DeliveryHandler]] = [
         writer.handlers(),
@@ -79,6 +86,31 @@ def delivery_handlers(container: Container) -> dict[type[DomainEvent], tuple[Del
         ).handlers(),
     ]
     return merge_handlers(*registries)
+
+
+class _WriterExtras(TypedDict, total=False):
+    details: CaseDetailsUpdates
+    file_references: CaseFileReferences
+    file_link: FileLink
+
+
+def _salesforce_extras(container: Container) -> _WriterExtras:
+    """What Salesforce takes besides cases, statuses and comments: details, and file references
+    when its mapping names an object for them (a link to the portal's download, never bytes)."""
+    salesforce = container.salesforce
+    if salesforce is None or container.case_system is not salesforce.case_system:
+        return {}
+    case_system = salesforce.case_system
+    extras = _WriterExtras(details=case_system)
+    if case_system.mapping.file_references is not None:
+        base_url = container.settings.base_url
+
+        def file_link(case_id: str, attachment_id: str) -> str:
+            return f"{base_url}/cases/{case_id}/files/{attachment_id}"
+
+        extras["file_references"] = case_system
+        extras["file_link"] = file_link
+    return extras
 
 
 def _invoice_drafting(container: Container) -> DeliveryHandler:
