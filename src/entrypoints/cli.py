@@ -579,6 +579,8 @@ def _serve_banner(settings: Settings) -> str:
     if not settings.is_production:
         lines.append(f"  database: {settings.database_url}")
         lines.append(f"  files:    {settings.files_dir}")
+        if settings.smtp_host is None:
+            lines.append(f"  e-mail:   .eml files in {settings.mail_outbox_dir} (PORTAL_SMTP_HOST)")
         lines.append(f"  demo data: {'on' if settings.demo_data else 'off'} (PORTAL_DEMO_DATA)")
         if settings.demo_data:
             from entrypoints.demo import demo_sign_ins  # noqa: PLC0415
