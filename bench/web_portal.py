@@ -265,7 +265,14 @@ def main() -> int:
                 f"{len(body.get('items', []))} cases of {body.get('total')}",
                 flush=True,
             )
-            for name, url in (("portal case list", list_url), ("portal case detail", detail_url)):
+            health_url = f"http://{HOST}:{portal_port}/healthz"
+            targets = (
+                ("portal case list", list_url),
+                ("portal case detail", detail_url),
+                # No database, no sign-in: what the portal's middleware stack costs by itself.
+                ("portal /healthz (diagnostic)", health_url),
+            )
+            for name, url in targets:
                 results.append(
                     run_wrk(
                         name,
@@ -336,7 +343,7 @@ def report(results: list[Result], *, connections: int, workers: int) -> None:
             f"{r.name:40} {r.requests_per_second:9.0f} {r.p50_ms:8.2f} {r.p90_ms:8.2f} "
             f"{r.p99_ms:8.2f} {r.non_2xx:8d} {r.timeouts:8d}"
         )
-    memory, orm = results[2], results[3]
+    memory, orm = results[-2], results[-1]
     print("\nratios (throughput):")
     for r in results[:2]:
         to_memory = r.requests_per_second / memory.requests_per_second

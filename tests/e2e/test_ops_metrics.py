@@ -11,8 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.memory import InMemoryIdentityProvider, InMemoryStorage
 from entrypoints.web import create_app
-from entrypoints.web.operations import record_inbound_event_lag
-from portal_core.cases.model import CaseStatus, CaseStatusChanged
+from portal_core.cases.model import CaseStatus, CaseStatusChanged, CaseSynced, Priority
 from portal_core.organisations.model import Role, User
 from portal_core.ports import OutboxMessage
 from tests.e2e.conftest import TEST_HOST, container_on_fakes, settings_for
@@ -87,19 +86,19 @@ def test_requests_are_counted_by_route_template_and_the_outbox_depth_is_read_at_
     container = container_on_fakes(
         settings_for(tmp_path, metrics_token=TOKEN), uow=storage.unit_of_work
     )
-    record_inbound_event_lag(
-        "salesforce", changed_at=now, stored_at=now + timedelta(milliseconds=40)
-    )
     with TestClient(create_app(container), base_url=f"http://{TEST_HOST}") as client:
         before = samples(client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text)
         client.get("/healthz")
         client.get("/readyz")
+        container.dispatcher.dispatch([_synced_from_salesforce(now)])
         after = samples(client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text)
 
     health = "portal_requests_total{app_name=portal,method=GET,path=/healthz,status_code=200}"
     assert after[health] == before.get(health, 0) + 1
     assert after["portal_outbox_pending{}"] == 3
-    assert after["portal_inbound_event_lag_seconds_count{source=salesforce}"] >= 1
+    lag = "portal_inbound_event_lag_seconds_count{source=salesforce}"
+    assert after[lag] == before.get(lag, 0) + 1
+    assert after["portal_inbound_event_lag_seconds_bucket{le=0.05,source=salesforce}"] >= 1
     assert not any("/no/such" in name for name in after)
 
 
@@ -112,4 +111,21 @@ def _an_event(n: int, at: datetime) -> CaseStatusChanged:
         case_id="c-1",
         old_status=CaseStatus.NEW,
         new_status=CaseStatus.IN_PROGRESS,
+    )
+
+
+def _synced_from_salesforce(changed_at: datetime) -> CaseSynced:
+    return CaseSynced(
+        event_id="evt-synced",
+        occurred_at=changed_at + timedelta(milliseconds=40),
+        organisation_id="org-1",
+        actor_id="system:salesforce",
+        case_id="c-1",
+        old_status=CaseStatus.NEW,
+        status=CaseStatus.IN_PROGRESS,
+        subject="s",
+        description="d",
+        priority=Priority.NORMAL,
+        external_number="00001001",
+        external_modified_at=changed_at,
     )

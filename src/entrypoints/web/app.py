@@ -38,6 +38,7 @@ from entrypoints.web.operations import (
     SKIP_RATE_LIMIT,
     add_request_id_header,
     metrics_router,
+    observe_inbound_event_lag,
     operations_middleware,
 )
 from entrypoints.web.pages import StartPage, portal_pages
@@ -58,6 +59,7 @@ def create_app(
     `route_handlers` are mounted beside the portal's own, for embedding the portal in a larger
     app; they get the same headers, host checks and error handling."""
     settings = container.settings
+    observe_inbound_event_lag(container.dispatcher)
     own_routes: list[ControllerRouterHandler] = [
         StartPage,
         HealthController,

@@ -23,6 +23,7 @@ import re
 import sys
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from functools import cache
@@ -54,6 +55,8 @@ from prometheus_client.registry import Collector
 from entrypoints.bootstrap import Container
 from entrypoints.settings import Settings
 from entrypoints.web.auth import requires_admin
+from portal_core.cases.model import CaseSynced
+from portal_core.dispatch import EventDispatcher
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("portal.access")
@@ -286,6 +289,24 @@ def record_inbound_event_lag(source: str, *, changed_at: datetime, stored_at: da
     `LastModifiedDate`, the commit time)."""
     lag = max((stored_at - changed_at).total_seconds(), 0.0)
     _inbound_event_lag().labels(source=source).observe(lag)
+
+
+_observed_dispatchers: weakref.WeakSet[EventDispatcher] = weakref.WeakSet()
+
+
+def observe_inbound_event_lag(dispatcher: EventDispatcher) -> None:
+    """Record the lag of every Salesforce change the portal applies to a case (`CaseSynced`:
+    Salesforce's `LastModifiedDate` to the portal's commit). Once per dispatcher."""
+    if dispatcher in _observed_dispatchers:
+        return
+    _observed_dispatchers.add(dispatcher)
+
+    def on_synced(event: CaseSynced) -> None:
+        record_inbound_event_lag(
+            "salesforce", changed_at=event.external_modified_at, stored_at=event.occurred_at
+        )
+
+    dispatcher.subscribe(CaseSynced, on_synced)
 
 
 class ReportsApiUsage(Protocol):
