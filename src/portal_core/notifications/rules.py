@@ -1,7 +1,8 @@
 """Who hears of what. Pure: given the people, the rules pick the recipients.
 
 - A case is submitted: the firm's staff (its assignee when it has one, otherwise every active
-  member of staff) and the client who submitted it (a confirmation).
+  member of staff) and the client who submitted it (a confirmation). A case imported from the
+  case system (Salesforce) alerts nobody: staff made it there.
 - A case changes status, or the firm posts a public reply: every active contact of the client
   organisation (all of them can see its cases), except whoever made the change.
 - A client posts a public reply: the case's assignee, or every active member of staff.

@@ -42,6 +42,8 @@ from portal_core.ports import Clock, Notification, Notifier, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
+SYSTEM_PREFIX = "system:"
+
 
 class EmailNotices:
     def __init__(
@@ -75,6 +77,10 @@ class EmailNotices:
     # cases ------------------------------------------------------------------------------------
 
     def case_submitted(self, event: CaseSubmitted) -> None:
+        if event.submitted_by.startswith(SYSTEM_PREFIX):
+            # Imported from the case system (Salesforce): staff made it there themselves, and
+            # a reconciliation may import thousands; nobody is told of each.
+            return
         with self._uow() as uow:
             case = uow.cases.get(event.case_id)
             if case is None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from adapters.memory import InMemoryNotificationPreferences, InMemoryNotifier, InMemoryPublisher
 from portal_core.billing.events import InvoiceIssued
-from portal_core.cases.model import CaseStatus, Visibility
+from portal_core.cases.model import Case, CaseStatus, Priority, Visibility
 from portal_core.cases.service import AddComment, AssignCase, ChangeStatus, SubmitCase
 from portal_core.delivery import OutboxRelay
 from portal_core.errors import InvalidInput, PermissionDenied
@@ -320,3 +320,23 @@ def test_a_payment_receipt_respects_the_recipients_choice_but_security_mails_do_
         ("password_changed", "bill@example.com"),
         ("payment_receipt", "someone@elsewhere.example"),
     ]
+
+
+def test_a_case_imported_from_salesforce_alerts_nobody(world: World, delivery: Delivery) -> None:
+    case, event = Case.submit(
+        case_id="imported-1",
+        organisation_id="acme",
+        reference="P-IMPORT",
+        subject="Made in Salesforce",
+        description="",
+        priority=Priority.NORMAL,
+        submitted_by="system:salesforce",
+        event_id="ev-import",
+        at=world.clock.now(),
+    )
+    with world.storage.unit_of_work() as uow:
+        uow.cases.add(case)
+        uow.commit()
+    for handler in delivery.relay.handlers_for(event):
+        handler(event)
+    assert delivery.notifier.sent == []
