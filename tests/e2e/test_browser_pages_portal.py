@@ -315,3 +315,24 @@ def test_when_the_store_cannot_be_reached_the_form_carries_the_files_itself(
     (found,) = portal.firm.container.cases.list_cases(alice, query_for(reference)).items
     attachments = portal.firm.container.cases.get_case(alice, found.id).attachments
     assert [a.display_name for a in attachments] == ["minutes.pdf"]
+
+
+def test_a_form_with_errors_takes_the_focus_to_their_summary(
+    browser: Browser, portal: Portal
+) -> None:
+    context = open_context(browser, portal)
+    try:
+        page = context.new_page()
+        sign_in(page, "alice@acme.example")
+        page.goto("/cases/new")
+        page.get_by_role("button", name="Send request").click()
+        page.locator("#error-summary").wait_for()
+        page.wait_for_function("document.activeElement.id === 'error-summary'")
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.getAttribute('href')")
+        described = page.get_by_label("Subject").get_attribute("aria-describedby")
+    finally:
+        context.close()
+
+    assert focused == "#subject"
+    assert described == "subject-error"

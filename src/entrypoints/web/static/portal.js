@@ -101,6 +101,11 @@
   }
 
   function enhance() {
+    // A form that came back with errors: its summary is the first thing read and reached.
+    var summary = document.getElementById("error-summary");
+    if (summary) {
+      summary.focus();
+    }
     document.querySelectorAll("form[data-upload-ticket]").forEach(function (form) {
       form.addEventListener("submit", submitWithTickets);
     });
