@@ -410,6 +410,8 @@ class LiveUpdate:
     data: dict[str, str]
     staff_only: bool = False
     """For the firm's eyes only (an internal note, an assignment): never sent to a client."""
+    billing_only: bool = False
+    """About invoices and payments: only for those who see the organisation's invoices."""
 
 
 class Publisher(Protocol):

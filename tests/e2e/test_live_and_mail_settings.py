@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from adapters.email import LocalOutboxNotifier, SmtpNotifier
-from adapters.live import STAFF_CHANNEL, channels_for, decode, encode, organisation_channel
+from adapters.live import (
+    STAFF_CHANNEL,
+    billing_channel,
+    channels_for,
+    decode,
+    encode,
+    organisation_channel,
+)
 from entrypoints.settings import SettingsError
 from portal_core.ports import LiveUpdate
 from tests.e2e.conftest import container_on_fakes, settings_for
@@ -59,13 +66,17 @@ def test_a_wrong_setting_is_refused_by_its_name(
         settings_for(tmp_path, **variables)
 
 
-def test_an_update_for_staff_only_never_goes_to_the_organisations_channel() -> None:
+def test_staff_only_and_invoice_updates_never_go_to_the_whole_organisations_channel() -> None:
     public = LiveUpdate(organisation_id="acme", kind="case", case_id="c1", data={"text": "Reply"})
     note = LiveUpdate(
         organisation_id="acme", kind="case", case_id="c1", data={"text": "Note"}, staff_only=True
     )
+    invoice = LiveUpdate(
+        organisation_id="acme", kind="invoice", case_id=None, data={}, billing_only=True
+    )
     assert channels_for(public) == [STAFF_CHANNEL, organisation_channel("acme")]
     assert channels_for(note) == [STAFF_CHANNEL]
+    assert channels_for(invoice) == [STAFF_CHANNEL, billing_channel("acme")]
 
 
 def test_an_update_fits_a_postgresql_notification_however_long_its_text() -> None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 from adapters.live import ChannelsPublisher, backend_publishing, make_backend
+from portal_core.billing.events import InvoiceIssued
 from portal_core.cases.model import CaseLinked, CaseStatus, Visibility
 from portal_core.cases.service import AddComment, ChangeStatus
-from portal_core.notifications import case_update
+from portal_core.notifications import case_update, invoice_update
 from tests.e2e.live_support import EventStream, LiveFirm, served_firm
 
 REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -145,3 +147,34 @@ def test_a_change_committed_in_another_process_reaches_open_pages_through_the_sh
         finally:
             alice.close()
     assert event.data["text"] == "Case number 00001042 given"
+
+
+def test_invoice_updates_reach_those_who_see_invoices_and_never_a_viewer(
+    firm: LiveFirm, streams: dict[str, EventStream]
+) -> None:
+    victor = open_stream(firm, streams, "victor")
+    alice = open_stream(firm, streams, "alice")
+    issued = invoice_update(
+        InvoiceIssued(
+            event_id="ev-issued",
+            occurred_at=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+            organisation_id="acme",
+            actor_id="user-sam",
+            invoice_id="inv-1",
+            number="2026-0001",
+            gross="540.00",
+            currency="EUR",
+            issue_date=date(2026, 3, 2),
+            due_date=date(2026, 4, 1),
+        )
+    )
+    assert issued is not None
+    firm.container.publisher.publish(issued)
+    firm.container.cases.comment(
+        firm.principal("sam"), AddComment(case_id=firm.cases["acme"], body="Invoice attached.")
+    )
+    seen_by_alice = alice.next_event()
+    assert (seen_by_alice.name, seen_by_alice.data["number"]) == ("invoice", "2026-0001")
+    seen_by_victor = victor.next_event()
+    assert seen_by_victor.name == "case"
+    assert seen_by_victor.data["text"] == "Reply: Invoice attached."

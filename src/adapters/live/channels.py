@@ -1,7 +1,7 @@
 """Live updates over Litestar's channels: the Publisher port, the backends, and the channels.
 
 Each update goes to the `staff` channel, and to its organisation's `org:<id>` channel unless it
-is staff-only. `publish` is called from whatever thread committed the change (use cases run in
+is staff-only; invoice updates go to `billing:<id>` instead, heard by those who see invoices. `publish` is called from whatever thread committed the change (use cases run in
 worker threads), so it hands the update to the event loop that owns the channels with
 `call_soon_threadsafe`, and never blocks on a slow subscriber.
 
@@ -38,10 +38,18 @@ def organisation_channel(organisation_id: str) -> str:
     return f"org:{organisation_id}"
 
 
+def billing_channel(organisation_id: str) -> str:
+    """The organisation's people who see its invoices (billing contacts, client admins)."""
+    return f"billing:{organisation_id}"
+
+
 def channels_for(update: LiveUpdate) -> list[str]:
-    """Where an update goes: staff always; the organisation unless it is for staff only."""
+    """Where an update goes: staff always; the organisation's billing channel for invoices and
+    payments; the organisation's channel otherwise, unless it is for staff only."""
     if update.staff_only:
         return [STAFF_CHANNEL]
+    if update.billing_only:
+        return [STAFF_CHANNEL, billing_channel(update.organisation_id)]
     return [STAFF_CHANNEL, organisation_channel(update.organisation_id)]
 
 

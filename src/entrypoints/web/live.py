@@ -24,11 +24,18 @@ from litestar.params import SkipValidation
 from litestar.plugins import InitPluginProtocol
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from adapters.live import STAFF_CHANNEL, decode, make_backend, organisation_channel
+from adapters.live import (
+    STAFF_CHANNEL,
+    billing_channel,
+    decode,
+    make_backend,
+    organisation_channel,
+)
 from entrypoints.bootstrap import Container
 from entrypoints.web.auth import requires_signed_in
 from entrypoints.web.dependencies import SignedInPrincipal
 from entrypoints.web.notification_page import notification_pages
+from portal_core import access
 from portal_core.organisations.model import Principal
 
 log = logging.getLogger(__name__)
@@ -42,11 +49,16 @@ its data on the next navigation anyway)."""
 
 
 def channels_of(principal: Principal) -> list[str]:
+    """Staff hear everything; a client their organisation, and its invoices if they may see them."""
     if principal.is_staff:
         return [STAFF_CHANNEL]
-    if principal.organisation_id is None:
+    organisation_id = principal.organisation_id
+    if organisation_id is None:
         return []
-    return [organisation_channel(principal.organisation_id)]
+    channels = [organisation_channel(organisation_id)]
+    if access.can_see_invoices(principal, organisation_id):
+        channels.append(billing_channel(organisation_id))
+    return channels
 
 
 @get(

@@ -2,7 +2,8 @@
 
 Subscribed on the EventDispatcher, so an update leaves only after its change has committed.
 Every update goes to the firm's staff; an update for a client organisation's pages goes to its
-users too, unless it is `staff_only` (internal notes, assignments), which clients never receive.
+users too, unless it is `staff_only` (internal notes, assignments), which clients never receive;
+invoice and payment updates are `billing_only`: for the contacts who see invoices.
 The `text` is the case timeline's line for the change, so a page can append it as it is.
 """
 
@@ -133,6 +134,7 @@ def invoice_update(event: InvoiceIssued | PaymentRecorded) -> LiveUpdate | None:
         organisation_id=event.organisation_id,
         kind="invoice",
         case_id=None,
+        billing_only=True,
         data={**data, "kind": event.kind, "at": _time(event.occurred_at)},
     )
 
