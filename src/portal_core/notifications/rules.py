@@ -4,7 +4,9 @@
   member of staff) and the client who submitted it (a confirmation). A case imported from the
   case system (Salesforce) alerts nobody: staff made it there.
 - A case changes status, or the firm posts a public reply: every active contact of the client
-  organisation (all of them can see its cases), except whoever made the change.
+  organisation (all of them can see its cases), except whoever made the change; when a client
+  changed the status (closed or reopened it), the case's assignee or every member of staff too.
+- Nobody is e-mailed about what they did themselves.
 - A client posts a public reply: the case's assignee, or every active member of staff.
 - An internal note: nobody outside the firm, ever; no e-mail at all (staff read notes in the portal).
 - An invoice is issued: the organisation's billing contacts and client admins.

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from portal_core.billing.events import InvoiceIssued
 from portal_core.cases.model import (
-    Case,
     CaseStatus,
     CaseStatusChanged,
     CaseSubmitted,
@@ -93,7 +92,7 @@ class EmailNotices:
         self._send(
             event,
             kind,
-            rules.staff_for_case(staff, assignee_id=case.assignee_id),
+            _without(rules.staff_for_case(staff, assignee_id=case.assignee_id), event.actor_id),
             messages.case_created_for_staff(self._site, case, name),
         )
         self._send(
@@ -113,12 +112,18 @@ class EmailNotices:
             self._status(event, event.status)
 
     def _status(self, event: CaseStatusChanged | CaseSynced, status: CaseStatus) -> None:
-        case, people = self._case_and_people(event.case_id)
-        if case is None:
-            return
+        with self._uow() as uow:
+            case = uow.cases.get(event.case_id)
+            if case is None:
+                return
+            author = uow.users.get(event.actor_id)
+            people = list(uow.users.for_organisation(case.organisation_id))
+            staff = _staff(uow.users.with_role(Role.STAFF), uow.users.with_role(Role.ADMIN))
         recipients = rules.client_contacts(
             people, organisation_id=case.organisation_id, except_id=event.actor_id
         )
+        if rules.is_client(author):  # a client closed or reopened it: the firm must know too
+            recipients += rules.staff_for_case(staff, assignee_id=case.assignee_id)
         self._send(
             event,
             NotificationKind.CASE_STATUS_CHANGED,
@@ -138,11 +143,7 @@ class EmailNotices:
             staff = _staff(uow.users.with_role(Role.STAFF), uow.users.with_role(Role.ADMIN))
         from_client = rules.is_client(author)
         if from_client:
-            recipients = [
-                user
-                for user in rules.staff_for_case(staff, assignee_id=case.assignee_id)
-                if user.id != event.actor_id
-            ]
+            recipients = rules.staff_for_case(staff, assignee_id=case.assignee_id)
         else:
             recipients = rules.client_contacts(
                 people, organisation_id=case.organisation_id, except_id=event.actor_id
@@ -209,12 +210,6 @@ class EmailNotices:
 
     # sending ----------------------------------------------------------------------------------
 
-    def _case_and_people(self, case_id: str) -> tuple[Case | None, list[User]]:
-        with self._uow() as uow:
-            case = uow.cases.get(case_id)
-            people = [] if case is None else list(uow.users.for_organisation(case.organisation_id))
-        return case, people
-
     def _send(
         self,
         event: DomainEvent,
@@ -243,6 +238,11 @@ class EmailNotices:
 
 def _staff(*groups: Sequence[User]) -> list[User]:
     return [user for group in groups for user in group]
+
+
+def _without(users: Iterable[User], user_id: str) -> list[User]:
+    """Nobody is e-mailed about what they did themselves."""
+    return [user for user in users if user.id != user_id]
 
 
 class PreferenceRespectingNotifier:

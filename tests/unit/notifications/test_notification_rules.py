@@ -340,3 +340,29 @@ def test_a_case_imported_from_salesforce_alerts_nobody(world: World, delivery: D
     for handler in delivery.relay.handlers_for(event):
         handler(event)
     assert delivery.notifier.sent == []
+
+
+def test_a_client_closing_their_request_tells_the_firm_and_their_colleagues(
+    world: World, delivery: Delivery
+) -> None:
+    case_id = submit(world)
+    world.service.assign(world.admin, AssignCase(case_id=case_id, assignee_id="sam"))
+    delivery.deliver()
+    world.service.change_status(
+        world.acme_admin, ChangeStatus(case_id=case_id, status=CaseStatus.CLOSED)
+    )
+    assert recipients(delivery.deliver()) == {
+        "sam@example.com",
+        "vic@example.com",
+        "bill@example.com",
+    }
+
+
+def test_staff_submitting_for_a_client_are_not_alerted_about_their_own_request(
+    world: World, delivery: Delivery
+) -> None:
+    world.service.submit(
+        world.staff,
+        SubmitCase(subject="Payroll", description="Phoned in.", organisation_id="acme"),
+    )
+    assert recipients(delivery.deliver()) == {"ada@example.com"}
