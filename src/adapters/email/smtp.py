@@ -31,7 +31,10 @@ class SmtpSettings:
 
 
 class SmtpNotifier:
-    """Sends notifications through an SMTP server (the firm's relay, SES's SMTP interface, ...)."""
+    """Sends notifications through an SMTP server (the firm's relay, SES's SMTP interface, ...).
+
+    Every call sends: the worker puts `OnceOnlyNotifier` in front, which keeps each dedupe key
+    to one e-mail across retries and workers."""
 
     def __init__(self, settings: SmtpSettings, *, tls: ssl.SSLContext | None = None) -> None:
         if settings.security not in ("starttls", "tls", "none"):
