@@ -326,40 +326,28 @@ def _worker(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     import signal  # noqa: PLC0415
     import threading  # noqa: PLC0415
 
-    from adapters.live import backend_publishing, make_backend  # noqa: PLC0415
     from entrypoints.worker import Worker  # noqa: PLC0415
 
-    with _ready_container(environ) as container:
-        settings = container.settings
-        live: AbstractContextManager[None] = nullcontext()
-        if settings.live_backend != "memory":
-            # Changes this process commits reach the pages served by the web processes.
-            backend = make_backend(
-                settings.live_backend,
-                redis_url=settings.redis_url,
-                database_url=settings.database_url,
+    with _ready_container(environ) as container, _live_publishing(container):
+        worker = Worker(container)
+        if args.once:
+            report = worker.run_once()
+            print(
+                f"Delivered {report.delivery.delivered} of {report.delivery.claimed} due "
+                f"messages ({report.delivery.failed} to retry later); "
+                f"{report.reminders_sent or 0} reminders, "
+                f"{report.invoices_drafted or 0} monthly invoices drafted."
             )
-            live = backend_publishing(container.publisher, backend)
-        with live:
-            worker = Worker(container)
-            if args.once:
-                report = worker.run_once()
-                print(
-                    f"Delivered {report.delivery.delivered} of {report.delivery.claimed} due "
-                    f"messages ({report.delivery.failed} to retry later); "
-                    f"{report.reminders_sent or 0} reminders, "
-                    f"{report.invoices_drafted or 0} monthly invoices drafted."
-                )
-                return OK
-            stop = threading.Event()
+            return OK
+        stop = threading.Event()
 
-            def request_stop(signum: int, frame: object) -> None:
-                stop.set()
+        def request_stop(signum: int, frame: object) -> None:
+            stop.set()
 
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(signum, request_stop)
-            print("Worker running; stop it with Ctrl-C or SIGTERM.", flush=True)
-            worker.run_forever(stop)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, request_stop)
+        print("Worker running; stop it with Ctrl-C or SIGTERM.", flush=True)
+        worker.run_forever(stop)
     return OK
 
 
@@ -488,7 +476,7 @@ def _salesforce_reconcile(args: argparse.Namespace, environ: Mapping[str, str]) 
             )
             return USAGE
         checkpoint = FileCheckpoint(args.checkpoint) if args.checkpoint else None
-        with RichReconcileProgress() as progress:
+        with _live_publishing(container), RichReconcileProgress() as progress:
             report = reconcile(
                 container.salesforce.case_system,
                 container.sync,
@@ -541,6 +529,20 @@ def _ready_container(environ: Mapping[str, str]) -> Iterator[Container]:
     with _container(environ) as container:
         container.prepare_storage()
         yield container
+
+
+def _live_publishing(container: Container) -> AbstractContextManager[None]:
+    """With a shared live backend, the changes this process commits reach the pages served by
+    the web processes; with `memory` there is nobody to tell in this process."""
+    settings = container.settings
+    if settings.live_backend == "memory":
+        return nullcontext()
+    from adapters.live import backend_publishing, make_backend  # noqa: PLC0415
+
+    backend = make_backend(
+        settings.live_backend, redis_url=settings.redis_url, database_url=settings.database_url
+    )
+    return backend_publishing(container.publisher, backend)
 
 
 @contextmanager
