@@ -127,9 +127,7 @@ def _invoice_drafting(container: Container) -> DeliveryHandler:
 
 def _documents(container: Container) -> Mapping[type[DomainEvent], DeliveryHandler]:
     """Invoice and credit-note PDFs for invoices issued without the API (auto-issue)."""
-    pdfs = getattr(container, "invoice_pdfs", None)
-    if pdfs is None:
-        return {}
+    pdfs = container.invoice_pdfs
     system = Principal.system(WORKER_ACTOR)
 
     def invoice(event: InvoiceIssued) -> None:

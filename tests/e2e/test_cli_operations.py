@@ -48,7 +48,9 @@ def run(capsys: pytest.CaptureFixture[str], environ: dict[str, str], *argv: str)
     return status, captured.out + captured.err
 
 
-def client_with_a_case(environ: dict[str, str], *, grouping: Grouping) -> tuple[str, str]:
+def client_with_a_case(
+    environ: dict[str, str], *, grouping: Grouping, auto_issue: bool = False
+) -> tuple[str, str]:
     """An organisation with a contract, a client, a member of staff and a submitted case with
     two hours logged last month; returns (organisation id, case id)."""
     container = bootstrap(Settings.from_env(environ))
@@ -86,6 +88,7 @@ def client_with_a_case(environ: dict[str, str], *, grouping: Grouping) -> tuple[
                 rates={"Senior": 150},  # type: ignore[dict-item]
                 tax=TaxRule(rate_percent=20),  # type: ignore[arg-type]
                 grouping=grouping,
+                auto_issue=auto_issue,
             ),
         )
         ann = User(
@@ -249,3 +252,32 @@ def test_the_daily_schedules_run_once_a_day_and_again_the_next(tmp_path: Path) -
     clock.advance(timedelta(days=1))
     next_day = worker.run_once()
     assert (next_day.reminders_sent, next_day.invoices_drafted) == (0, 0)
+
+
+def test_an_invoice_issued_by_itself_gets_its_pdf_and_its_e_mail_from_the_worker(
+    capsys: pytest.CaptureFixture[str], environ: dict[str, str], tmp_path: Path
+) -> None:
+    _, case_id = client_with_a_case(environ, grouping=Grouping.PER_CASE, auto_issue=True)
+    container = bootstrap(Settings.from_env(environ))
+    try:
+        container.cases.change_status(
+            CLI_PRINCIPAL, ChangeStatus(case_id=case_id, status=CaseStatus.RESOLVED)
+        )
+    finally:
+        container.close()
+    assert run(capsys, environ, "worker", "--once")[0] == 0  # drafts and issues it
+    assert run(capsys, environ, "worker", "--once")[0] == 0  # prints and mails it
+    container = bootstrap(Settings.from_env(environ))
+    try:
+        (invoice,) = container.billing.list_invoices(CLI_PRINCIPAL, organisation_id="acme")
+    finally:
+        container.close()
+    assert invoice.number is not None
+    assert invoice.document_key is not None
+    subjects = [
+        line
+        for mail in (tmp_path / "var" / "outbox").glob("invoice_issued-*.eml")
+        for line in mail.read_text().splitlines()
+        if line.startswith("Subject:")
+    ]
+    assert subjects == [f"Subject: Invoice {invoice.number} from Harbour Lane Advisers"]
