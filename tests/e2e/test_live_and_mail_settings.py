@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from adapters.email import LocalOutboxNotifier, SmtpNotifier
 from adapters.live import (
     STAFF_CHANNEL,
+    ChannelsPublisher,
+    backend_publishing,
     billing_channel,
     channels_for,
     decode,
     encode,
+    make_backend,
     organisation_channel,
 )
 from entrypoints.settings import SettingsError
@@ -86,3 +91,13 @@ def test_an_update_fits_a_postgresql_notification_however_long_its_text() -> Non
     encoded = encode(update)
     assert len(encoded) < 8000
     assert decode(encoded)[0] == "case"
+
+
+def test_a_worker_whose_live_backend_is_unreachable_fails_at_start_and_leaves_no_thread() -> None:
+    before = {thread.name for thread in threading.enumerate()}
+    backend = make_backend(
+        "postgres", redis_url=None, database_url="postgresql+psycopg://postgres@127.0.0.1:1/test"
+    )
+    with pytest.raises(psycopg.OperationalError), backend_publishing(ChannelsPublisher(), backend):
+        pass
+    assert "live-publisher" not in {t.name for t in threading.enumerate()} - before

@@ -139,7 +139,17 @@ def backend_publishing(publisher: ChannelsPublisher, backend: ChannelsBackend) -
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="live-publisher", daemon=True)
     thread.start()
-    asyncio.run_coroutine_threadsafe(backend.on_startup(), loop).result(timeout=30)
+
+    def stop_loop() -> None:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
+        loop.close()
+
+    try:
+        asyncio.run_coroutine_threadsafe(backend.on_startup(), loop).result(timeout=30)
+    except BaseException:  # the backend is unreachable: say so, leaving no thread behind
+        stop_loop()
+        raise
 
     def send(data: bytes, channels: list[str]) -> None:
         future = asyncio.run_coroutine_threadsafe(backend.publish(data, channels), loop)
@@ -153,9 +163,7 @@ def backend_publishing(publisher: ChannelsPublisher, backend: ChannelsBackend) -
         try:
             asyncio.run_coroutine_threadsafe(backend.on_shutdown(), loop).result(timeout=30)
         finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=30)
-            loop.close()
+            stop_loop()
 
 
 def _log_failure(future: concurrent.futures.Future[None]) -> None:
