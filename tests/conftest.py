@@ -28,6 +28,7 @@ settings.load_profile(
 POSTGRES_URL = os.environ.get(
     "PORTAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CHROMIUM_PATH = os.environ.get("PORTAL_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
@@ -59,6 +60,17 @@ def postgres_url() -> str:
             "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`)"
         )
     return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The URL of the test Redis server (127.0.0.1:6379, database 15)."""
+    if not _port_open("127.0.0.1", 6379):
+        unavailable(
+            "Redis is not running on 127.0.0.1:6379 (start it with `redis-server --daemonize yes "
+            '--bind 127.0.0.1 --port 6379 --save ""`)'
+        )
+    return REDIS_URL
 
 
 @pytest.fixture(scope="session")

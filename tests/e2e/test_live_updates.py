@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -17,8 +16,6 @@ from portal_core.cases.model import CaseLinked, CaseStatus, Visibility
 from portal_core.cases.service import AddComment, ChangeStatus
 from portal_core.notifications import case_update, invoice_update
 from tests.e2e.live_support import EventStream, LiveFirm, served_firm
-
-REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +104,15 @@ def test_a_client_never_receives_an_internal_note_while_staff_do(
 def multi_process_backends(request: pytest.FixtureRequest) -> dict[str, str]:
     if request.param == "postgres":
         return {"live_backend": "postgres", "database_url": request.getfixturevalue("postgres_url")}
-    return {"live_backend": "redis", "redis_url": REDIS_URL}
+    return {"live_backend": "redis", "redis_url": request.getfixturevalue("redis_url")}
 
 
-@pytest.fixture(params=["postgres", "redis"])
+@pytest.fixture(
+    params=[
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("redis", marks=pytest.mark.redis),
+    ]
+)
 def shared_backend(request: pytest.FixtureRequest) -> dict[str, str]:
     return multi_process_backends(request)
 
