@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -307,3 +308,22 @@ def test_a_request_without_a_host_header_is_refused_whatever_x_forwarded_host_sa
     asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
 
     assert sent[0]["status"] == 400
+
+
+def test_with_redis_every_process_counts_against_one_limit_per_address(
+    tmp_path: Path, redis_url: str
+) -> None:
+    shared = {
+        "redis_url": redis_url,
+        "rate_limit_per_minute": "3",
+        # A fresh key per run: the counts of an earlier run in the same minute stay apart.
+        "secret_key": f"a-secret-key-for-this-run-only-{uuid.uuid4().hex}",
+    }
+    first, second = (portal(tmp_path / name, **shared) for name in ("a", "b"))
+    with (
+        TestClient(first, base_url=f"http://{TEST_HOST}") as one,
+        TestClient(second, base_url=f"http://{TEST_HOST}") as other,
+    ):
+        statuses = [(one if n % 2 else other).get("/probe/address").status_code for n in range(4)]
+
+    assert statuses == [200, 200, 200, 429]

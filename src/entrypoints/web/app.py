@@ -36,6 +36,7 @@ from entrypoints.web.health import HealthController
 from entrypoints.web.operations import (
     MAX_MULTIPART_PARTS,
     SKIP_RATE_LIMIT,
+    SharedRateLimitStores,
     add_request_id_header,
     metrics_router,
     observe_inbound_event_lag,
@@ -95,7 +96,7 @@ def create_app(
             # The API's description is public, like any published API reference.
             openapi_router=Router(path=API_DOCS_PATH, route_handlers=[], opt=PUBLIC),
         ),
-        plugins=[ProblemDetailsPlugin(problem_details_config())],
+        plugins=[ProblemDetailsPlugin(problem_details_config()), SharedRateLimitStores(settings)],
         exception_handlers=unexpected_error_handlers(),
         allowed_hosts=AllowedHostsConfig(allowed_hosts=accepted_host_headers(settings)),
         csrf_config=CSRFConfig(

@@ -32,6 +32,7 @@ from typing import Any, Protocol, cast
 
 import structlog
 from litestar import Request, Response, Router, get
+from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
@@ -39,6 +40,7 @@ from litestar.exceptions import TooManyRequestsException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
+from litestar.plugins import InitPluginProtocol
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from prometheus_client import (
@@ -52,7 +54,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from entrypoints.bootstrap import Container
+from entrypoints.bootstrap import Container, derived_key
 from entrypoints.settings import Settings
 from entrypoints.web.auth import requires_admin
 from portal_core.cases.model import CaseSynced
@@ -74,6 +76,10 @@ RATE_LIMIT_GROUP = "rate_limit"
 SIGN_IN_RATE_LIMIT: dict[str, Any] = {RATE_LIMIT_GROUP: "sign_in"}
 """Route `opt` for sign-in, password-reset and invitation forms: their POSTs get the stricter
 limit (`PORTAL_SIGN_IN_RATE_LIMIT_PER_MINUTE`)."""
+
+SIGN_IN_STORE = "rate_limit_sign_in"
+GENERAL_STORE = "rate_limit_general"
+RATE_LIMIT_STORES = (SIGN_IN_STORE, GENERAL_STORE)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -239,12 +245,13 @@ def rate_limit_configs(settings: Settings) -> list[RateLimitConfig]:
     `sign_in_rate_limit_per_minute`, every other route `rate_limit_per_minute`, routes with
     `opt={SKIP_RATE_LIMIT: True}` none. Each group counts in its own store; a limit of 0 is off.
 
-    The counts are kept in memory, per process: with N worker processes an address gets up to
-    N times the limit. The sign-in throttle that matters (per account, per address, per hour)
+    The counts are kept in memory, per process (with N worker processes an address gets up to
+    N times the limit), or in Redis when `PORTAL_REDIS_URL` is set (`SharedRateLimitStores`).
+    The sign-in throttle that matters (per account, per address, per hour)
     is kept in the database by the identity core, so it holds across processes."""
     groups: list[tuple[str, int, Callable[[Request[Any, Any, Any]], bool]]] = [
-        ("rate_limit_sign_in", settings.sign_in_rate_limit_per_minute, _is_sign_in),
-        ("rate_limit_general", settings.rate_limit_per_minute, _is_general),
+        (SIGN_IN_STORE, settings.sign_in_rate_limit_per_minute, _is_sign_in),
+        (GENERAL_STORE, settings.rate_limit_per_minute, _is_general),
     ]
     return [
         RateLimitConfig(
@@ -257,6 +264,37 @@ def rate_limit_configs(settings: Settings) -> list[RateLimitConfig]:
         for store, limit, applies in groups
         if limit > 0
     ]
+
+
+class SharedRateLimitStores(InitPluginProtocol):
+    """With `PORTAL_REDIS_URL` set, the rate limits count in Redis, so every process of the
+    site shares one count per address; the client is closed when the app shuts down."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._url = settings.redis_url
+        # Sites sharing one Redis never share counts: the prefix derives from the secret key.
+        self._namespace = (
+            "portal-rate-limit-" + derived_key(settings, purpose="rate limits")[:6].hex()
+        )
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        if self._url is None:
+            return app_config
+        # Only sites with Redis load its client.
+        from litestar.stores.redis import RedisStore  # noqa: PLC0415
+        from redis.asyncio import Redis  # noqa: PLC0415
+
+        client = Redis.from_url(self._url)
+        stores = dict(app_config.stores or {}) if isinstance(app_config.stores, dict) else {}
+        for store in RATE_LIMIT_STORES:
+            stores[store] = RedisStore(client, namespace=f"{self._namespace}-{store}")
+        app_config.stores = stores
+
+        async def close_client() -> None:
+            await client.aclose()
+
+        app_config.on_shutdown.append(close_client)
+        return app_config
 
 
 # --- metrics -----------------------------------------------------------------------------------
