@@ -109,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    if args.workers < 1 or (args.reload and args.workers > 1):
+        print("portal: --workers takes 1 or more, and one process with --reload.", file=sys.stderr)
+        return USAGE
     import uvicorn  # noqa: PLC0415 (only this command needs the server)
 
     from adapters.sql import SchemaOutOfDate  # noqa: PLC0415

@@ -17,6 +17,7 @@ from litestar import Litestar, Request, get, post
 from litestar.params import JSONBody
 from litestar.testing import TestClient
 
+from entrypoints.cli import main
 from entrypoints.web import create_app
 from entrypoints.web.operations import SIGN_IN_RATE_LIMIT, log_handler
 from tests.e2e.conftest import TEST_HOST, container_on_fakes, settings_for
@@ -327,3 +328,14 @@ def test_with_redis_every_process_counts_against_one_limit_per_address(
         statuses = [(one if n % 2 else other).get("/probe/address").status_code for n in range(4)]
 
     assert statuses == [200, 200, 200, 429]
+
+
+@pytest.mark.parametrize("arguments", [["--workers", "0"], ["--reload", "--workers", "2"]])
+def test_serve_refuses_impossible_worker_counts(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, arguments: list[str]
+) -> None:
+    status = main(["serve", *arguments], environ={"PORTAL_DATA_DIR": str(tmp_path / "var")})
+
+    assert status == 2
+    assert "--workers" in capsys.readouterr().err
+    assert not (tmp_path / "var").exists()
