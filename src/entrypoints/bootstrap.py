@@ -29,6 +29,11 @@ from portal_core.cases.uploads import FileLimits, FileService
 from portal_core.dispatch import EventDispatcher
 from portal_core.identity.ports import PasswordHasher, TokenGenerator, TotpVerifier
 from portal_core.identity.service import SignInPolicy, SignInService
+from portal_core.notifications import (
+    LivePublishing,
+    NotificationPreferenceRepository,
+    NotificationPreferencesService,
+)
 from portal_core.organisations.service import OnboardingService
 from portal_core.payments.ports import PaymentGateway
 from portal_core.payments.reminders import ReminderService
@@ -39,11 +44,13 @@ from portal_core.ports import (
     FileStore,
     IdentityProvider,
     IdGenerator,
+    Notifier,
     UnitOfWorkFactory,
 )
 from portal_core.sync import SyncService
 
 if TYPE_CHECKING:
+    from adapters.live import ChannelsPublisher
     from adapters.salesforce import SalesforceWiring
     from adapters.sql import SqlStorage
     from entrypoints.integrations import ExternalSystems
@@ -97,6 +104,15 @@ class Container:
     """The Salesforce adapter's parsers and case system, for the webhooks, CLI and worker."""
     external: ExternalSystems | None = None
     """The clients opened for the external systems; closed by `close()`."""
+    publisher: ChannelsPublisher
+    """Live updates to open pages; the web app (or the worker) attaches its channels to it."""
+    notifier: Notifier
+    """E-mail: SMTP when `PORTAL_SMTP_HOST` is set, else `.eml` files in the local outbox."""
+    notification_preferences: NotificationPreferencesService
+    preference_store: NotificationPreferenceRepository
+    worker_in_process: bool = False
+    """Run the worker in a thread beside the web app (`portal serve` with
+    `PORTAL_RUN_WORKER_IN_PROCESS`); tests and embedding hosts leave it off."""
     invoice_pdfs: InvoicePdfs
     """Renders, stores and serves issued invoices' and credit notes' PDFs."""
 
@@ -132,6 +148,8 @@ def bootstrap(
     payment_gateway: PaymentGateway | None = None,
     case_system: CaseSystem | None = None,
     salesforce: SalesforceWiring | None = None,
+    notifier: Notifier | None = None,
+    notification_preferences: NotificationPreferenceRepository | None = None,
     invoice_renderer: InvoiceRenderer | None = None,
 ) -> Container:
     """Wire the real adapters named by `settings`, except for the parts passed in."""
@@ -192,6 +210,12 @@ def bootstrap(
         from adapters.pdf import Fpdf2InvoiceRenderer  # noqa: PLC0415 (fpdf2 loads on demand)
 
         invoice_renderer = Fpdf2InvoiceRenderer()
+    from adapters.live import ChannelsPublisher  # noqa: PLC0415
+
+    publisher = ChannelsPublisher()
+    LivePublishing(uow=uow, publisher=publisher).subscribe(dispatcher)
+    preference_store = notification_preferences or _open_preferences(database)
+    notifier = notifier or _open_notifier(settings)
     return Container(
         settings=settings,
         clock=clock,
@@ -240,6 +264,10 @@ def bootstrap(
         external=external,
         database=database,
         token_verifier=external.token_verifier,
+        publisher=publisher,
+        notifier=notifier,
+        notification_preferences=NotificationPreferencesService(preferences=preference_store),
+        preference_store=preference_store,
     )
 
 
@@ -282,3 +310,31 @@ def derived_key(settings: Settings, *, purpose: str) -> bytes:
     """A key for one purpose, derived from the secret key, so that a link-signing key can never
     sign a session (and the other way round)."""
     return hmac.new(settings.secret_key.encode(), purpose.encode(), hashlib.sha256).digest()
+
+
+def _open_preferences(database: SqlStorage | None) -> NotificationPreferenceRepository:
+    if database is None:  # a caller wired its own storage (tests, embedding hosts)
+        from adapters.memory import InMemoryNotificationPreferences  # noqa: PLC0415
+
+        return InMemoryNotificationPreferences()
+    from adapters.sql.notifications import SqlNotificationPreferences  # noqa: PLC0415
+
+    return SqlNotificationPreferences(database.engine)
+
+
+def _open_notifier(settings: Settings) -> Notifier:
+    from adapters.email import LocalOutboxNotifier, SmtpNotifier, SmtpSettings  # noqa: PLC0415
+
+    if settings.smtp_host is None:
+        outbox = settings.mail_outbox_dir or settings.data_dir / "outbox"
+        return LocalOutboxNotifier(outbox, sender=settings.mail_from)
+    return SmtpNotifier(
+        SmtpSettings(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=settings.smtp_security,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            sender=settings.mail_from,
+        )
+    )

@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from attrs import evolve
 from litestar import Litestar, Router
 from litestar.config.allowed_hosts import AllowedHostsConfig
 from litestar.config.compression import CompressionConfig
@@ -33,6 +34,7 @@ from entrypoints.web.auth import PUBLIC, PrincipalMiddleware
 from entrypoints.web.dependencies import portal_dependencies
 from entrypoints.web.files import local_file_routes
 from entrypoints.web.health import HealthController
+from entrypoints.web.live import live_plugins
 from entrypoints.web.operations import (
     MAX_MULTIPART_PARTS,
     SKIP_RATE_LIMIT,
@@ -67,8 +69,8 @@ def create_app(
         WebhookController,
         metrics_router(container),
     ]
-    own_routes.append(portal_pages(container))
     own_routes.append(api_router(container, prefix=API_PREFIX))
+    own_routes.append(portal_pages(container))
     if isinstance(container.files, LocalDiskFileStore):
         own_routes.append(
             local_file_routes(container.files, max_file_size=container.file_limits.max_file_size)
@@ -96,7 +98,11 @@ def create_app(
             # The API's description is public, like any published API reference.
             openapi_router=Router(path=API_DOCS_PATH, route_handlers=[], opt=PUBLIC),
         ),
-        plugins=[ProblemDetailsPlugin(problem_details_config()), SharedRateLimitStores(settings)],
+        plugins=[
+            ProblemDetailsPlugin(problem_details_config()),
+            *live_plugins(container),
+            SharedRateLimitStores(settings),
+        ],
         exception_handlers=unexpected_error_handlers(),
         allowed_hosts=AllowedHostsConfig(allowed_hosts=accepted_host_headers(settings)),
         csrf_config=CSRFConfig(
@@ -152,7 +158,8 @@ def create_served_app(settings: Settings) -> Litestar:
     except BaseException:
         container.close()
         raise
-    return create_app(container)
+    # `portal serve` delivers e-mails and drafts invoices itself in the embedded default.
+    return create_app(evolve(container, worker_in_process=settings.run_worker_in_process))
 
 
 def create_app_from_environment() -> Litestar:
