@@ -43,7 +43,9 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if isinstance(value, str):
-            return datetime.strptime(value, _SQLITE_INSTANT_FORMAT).replace(tzinfo=UTC)
+            # The stored text is ISO 8601; fromisoformat reads it far faster than strptime,
+            # which mattered on every listed case.
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
         assert isinstance(value, datetime)
         return value.astimezone(UTC)
 
