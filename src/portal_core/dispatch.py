@@ -13,12 +13,24 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from portal_core.audit import AuditRecord
-from portal_core.events import DomainEvent
-from portal_core.ports import IdGenerator, OutboxMessage, UnitOfWork
+from portal_core.events import DomainEvent, EventHeader
+from portal_core.ports import Clock, IdGenerator, OutboxMessage, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Any], None]
+
+
+def event_header(
+    ids: IdGenerator, clock: Clock, *, actor_id: str, organisation_id: str | None
+) -> EventHeader:
+    """A new event's id, time, organisation and actor: `SomethingHappened(**header, ...)`."""
+    return {
+        "event_id": ids.new_id(),
+        "occurred_at": clock.now(),
+        "organisation_id": organisation_id,
+        "actor_id": actor_id,
+    }
 
 
 def record_change(

@@ -7,7 +7,7 @@ outbox rows) and dispatched to in-process handlers only after that transaction c
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, TypedDict
 
 from attrs import frozen
 
@@ -17,6 +17,15 @@ class DomainEvent:
     """Base of every event. `kind` names the event on the wire and in the outbox."""
 
     kind: ClassVar[str] = "event"
+
+    event_id: str
+    occurred_at: datetime
+    organisation_id: str | None
+    actor_id: str
+
+
+class EventHeader(TypedDict):
+    """The fields every event starts with, ready to splat into an event's constructor."""
 
     event_id: str
     occurred_at: datetime

@@ -19,9 +19,8 @@ The triggers:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from typing import TypedDict
 
 from attrs import asdict, field, frozen
 
@@ -80,7 +79,7 @@ from portal_core.billing.rounding import RoundingRule
 from portal_core.billing.time_entries import TimeEntry, check_minutes
 from portal_core.billing.wip import WorkInProgress, work_in_progress
 from portal_core.cases.model import Case, CaseStatus, CaseStatusChanged
-from portal_core.dispatch import EventDispatcher, record_change
+from portal_core.dispatch import EventDispatcher, event_header, record_change
 from portal_core.errors import (
     Conflict,
     DomainError,
@@ -88,19 +87,12 @@ from portal_core.errors import (
     InvalidTransition,
     NotFound,
 )
-from portal_core.events import DomainEvent
+from portal_core.events import DomainEvent, EventHeader
 from portal_core.organisations.model import Principal
 from portal_core.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
 
 BILLING_ACTOR = "billing"
 MONTHLY_RUN_SOURCE = "billing.monthly_run"
-
-
-class _EventBase(TypedDict):
-    event_id: str
-    occurred_at: datetime
-    organisation_id: str | None
-    actor_id: str
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -758,13 +750,10 @@ class BillingService:
 
     # helpers ------------------------------------------------------------------------------
 
-    def _base(self, principal: Principal, organisation_id: str | None) -> _EventBase:
-        return {
-            "event_id": self._ids.new_id(),
-            "occurred_at": self._clock.now(),
-            "organisation_id": organisation_id,
-            "actor_id": principal.user_id,
-        }
+    def _base(self, principal: Principal, organisation_id: str | None) -> EventHeader:
+        return event_header(
+            self._ids, self._clock, actor_id=principal.user_id, organisation_id=organisation_id
+        )
 
     def _record(
         self,

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime
-from typing import TypedDict
 
 from attrs import evolve, frozen
 
 from portal_core import access
-from portal_core.dispatch import EventDispatcher, record_change
+from portal_core.dispatch import EventDispatcher, event_header, record_change
 from portal_core.errors import Conflict, InvalidInput, NotFound
-from portal_core.events import DomainEvent
+from portal_core.events import DomainEvent, EventHeader
 from portal_core.organisations.events import (
     AccountLinked,
     OrganisationAdded,
@@ -53,13 +51,6 @@ def check_account_id(account_id: str) -> str:
             f"{account_id!r} is not a Salesforce Account id (15 or 18 characters from 001)."
         )
     return cleaned
-
-
-class _EventBase(TypedDict):
-    event_id: str
-    occurred_at: datetime
-    organisation_id: str | None
-    actor_id: str
 
 
 # --- commands and results ------------------------------------------------------------------------
@@ -349,13 +340,10 @@ class OnboardingService:
         if linked is not None and linked.id != organisation_id:
             raise Conflict("Another organisation is linked to that Salesforce Account already.")
 
-    def _base(self, principal: Principal, organisation_id: str | None) -> _EventBase:
-        return {
-            "event_id": self._ids.new_id(),
-            "occurred_at": self._clock.now(),
-            "organisation_id": organisation_id,
-            "actor_id": principal.user_id,
-        }
+    def _base(self, principal: Principal, organisation_id: str | None) -> EventHeader:
+        return event_header(
+            self._ids, self._clock, actor_id=principal.user_id, organisation_id=organisation_id
+        )
 
     def _record(
         self,

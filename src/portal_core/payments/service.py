@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from datetime import date, datetime
-from typing import TypedDict
+from datetime import date
 
 from portal_core import access
 from portal_core.billing import access as billing_access
@@ -29,9 +28,9 @@ from portal_core.billing.events import PaymentRecorded
 from portal_core.billing.invoice import Invoice, Payment
 from portal_core.billing.money import Money, total
 from portal_core.billing.periods import DEFAULT_FIRM_TIME_ZONE, firm_zone, local_date
-from portal_core.dispatch import EventDispatcher, record_change
+from portal_core.dispatch import EventDispatcher, event_header, record_change
 from portal_core.errors import Conflict, InvalidInput, InvalidTransition, NotFound
-from portal_core.events import DomainEvent
+from portal_core.events import DomainEvent, EventHeader
 from portal_core.organisations.model import Principal
 from portal_core.payments.events import CheckoutStarted, PaymentRefunded
 from portal_core.payments.model import (
@@ -52,13 +51,6 @@ from portal_core.payments.ports import PaymentGateway
 from portal_core.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
-
-
-class _EventBase(TypedDict):
-    event_id: str
-    occurred_at: datetime
-    organisation_id: str | None
-    actor_id: str
 
 
 class PaymentOutcome(enum.StrEnum):
@@ -418,13 +410,10 @@ class PaymentService:
             raise NotFound("No such invoice.")
         return invoice
 
-    def _base(self, actor_id: str, organisation_id: str | None) -> _EventBase:
-        return {
-            "event_id": self._ids.new_id(),
-            "occurred_at": self._clock.now(),
-            "organisation_id": organisation_id,
-            "actor_id": actor_id,
-        }
+    def _base(self, actor_id: str, organisation_id: str | None) -> EventHeader:
+        return event_header(
+            self._ids, self._clock, actor_id=actor_id, organisation_id=organisation_id
+        )
 
     def _record(
         self,
