@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
@@ -52,6 +53,14 @@ class S3FileStore:
         # Unconfirmed objects are hashed by reading them; confirming reads the same object
         # twice (check, then move), so remember the last few by key and ETag.
         self._checksums: OrderedDict[tuple[str, str], str] = OrderedDict()
+
+    @property
+    def upload_origin(self) -> str:
+        """Where browsers send uploads (scheme and host of the presigned POST), for the pages'
+        content security policy. Signing is local: this makes no request."""
+        url = self._client.generate_presigned_post(Bucket=self._bucket, Key="origin-probe")["url"]
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def upload_ticket(
         self, key: str, *, content_type: str, max_size: int, expires_in: timedelta

@@ -117,7 +117,11 @@ def create_app(
             backend="gzip", minimum_size=1024, exclude_opt_key="skip_compression"
         ),
         before_send=[
-            security_headers(docs_path=API_DOCS_PATH, https_only=settings.is_production),
+            security_headers(
+                docs_path=API_DOCS_PATH,
+                https_only=settings.is_production,
+                upload_origins=_direct_upload_origins(container),
+            ),
             add_request_id_header,
         ],
         request_max_body_size=settings.max_request_bytes,
@@ -126,6 +130,13 @@ def create_app(
         logging_config=None,  # the process (CLI, uvicorn) configures logging, not the app
         debug=False,
     )
+
+
+def _direct_upload_origins(container: Container) -> tuple[str, ...]:
+    """A file store that takes uploads straight from the browser (S3) names its origin, so the
+    pages' content security policy lets the upload script reach it; the local store is 'self'."""
+    origin = getattr(container.files, "upload_origin", None)
+    return (origin,) if isinstance(origin, str) else ()
 
 
 def accepted_host_headers(settings: Settings) -> list[str]:

@@ -14,16 +14,26 @@ from litestar.types import Message, Scope
 HSTS = "max-age=63072000; includeSubDomains"
 DOCS_CDN = "https://cdn.jsdelivr.net"
 
-PAGE_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "img-src 'self' data:",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
+
+def page_policy(upload_origins: tuple[str, ...] = ()) -> str:
+    """The pages' policy. `upload_origins` are file stores that browsers upload to directly
+    (S3's presigned POST): the upload script and the no-script form both send there."""
+    targets = " ".join(("'self'", *upload_origins))
+    return "; ".join(
+        (
+            "default-src 'self'",
+            f"connect-src {targets}",
+            "img-src 'self' data:",
+            "object-src 'none'",
+            "base-uri 'none'",
+            f"form-action {targets}",
+            "frame-ancestors 'none'",
+        )
     )
-)
+
+
+PAGE_POLICY = page_policy()
+"""The policy of pages when files are uploaded to the portal itself (the local store)."""
 
 # The interactive API reference (Scalar) loads its script, styles and fonts from a CDN and
 # puts one <style> element in the page; only the documentation pages get this wider policy.
@@ -45,9 +55,12 @@ DOCS_POLICY = "; ".join(
 SendHook = Callable[[Message, Scope], Awaitable[None]]
 
 
-def security_headers(*, docs_path: str, https_only: bool) -> SendHook:
+def security_headers(
+    *, docs_path: str, https_only: bool, upload_origins: tuple[str, ...] = ()
+) -> SendHook:
     """A `before_send` hook adding the headers; HSTS only when the site is served over https."""
     docs_prefix = docs_path.rstrip("/")
+    pages = page_policy(upload_origins)
 
     async def add_security_headers(message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start":
@@ -55,7 +68,7 @@ def security_headers(*, docs_path: str, https_only: bool) -> SendHook:
         headers = MutableScopeHeaders.from_message(message)
         path = scope.get("path", "")
         on_docs_page = path == docs_prefix or path.startswith(docs_prefix + "/")
-        headers["Content-Security-Policy"] = DOCS_POLICY if on_docs_page else PAGE_POLICY
+        headers["Content-Security-Policy"] = DOCS_POLICY if on_docs_page else pages
         headers["X-Content-Type-Options"] = "nosniff"
         headers["X-Frame-Options"] = "DENY"
         headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
