@@ -33,6 +33,7 @@ from portal_core.cases.model import CaseStatusChanged
 from portal_core.delivery import DeliveryHandler, DeliveryReport, OutboxRelay, merge_handlers
 from portal_core.errors import DomainError, InvalidTransition
 from portal_core.events import DomainEvent
+from portal_core.idempotency import IdempotentRequests
 from portal_core.notifications import EmailNotices, OnceOnlyNotifier, PreferenceRespectingNotifier
 from portal_core.notifications.messages import Site
 from portal_core.organisations.model import Principal
@@ -56,6 +57,8 @@ class RoundReport:
     """None: the reminders had run today already."""
     invoices_drafted: int | None = None
     """None: the monthly run had run today already."""
+    idempotency_keys_expired: int | None = None
+    """Stored API responses past their 24 hours, deleted; None: not today's first round."""
 
 
 def delivery_handlers(container: Container) -> dict[type[DomainEvent], tuple[DeliveryHandler, ...]]:
@@ -175,11 +178,16 @@ class Worker:
             return RoundReport(delivery=delivery)
         reminders = self.send_reminders(today)
         drafted = self.run_last_month(today)
+        expired = IdempotentRequests(uow=self._container.uow, clock=self._container.clock)
+        forgotten = expired.delete_expired()
         self._last_day = today
         # What the schedules queued (reminders, drafts) goes out in this round, not the next.
         more = self.deliver()
         return RoundReport(
-            delivery=_sum(delivery, more), reminders_sent=reminders, invoices_drafted=drafted
+            delivery=_sum(delivery, more),
+            reminders_sent=reminders,
+            invoices_drafted=drafted,
+            idempotency_keys_expired=forgotten,
         )
 
     def deliver(self) -> DeliveryReport:

@@ -23,7 +23,8 @@ from portal_core.billing.contract import Grouping, HourlyTerms, TaxRule
 from portal_core.billing.service import LogTime, SetContract
 from portal_core.cases.model import CaseStatus
 from portal_core.cases.service import ChangeStatus, SubmitCase
-from portal_core.organisations.model import Organisation, Role, User
+from portal_core.idempotency import IdempotentRequests, StoredResponse
+from portal_core.organisations.model import Organisation, Principal, Role, User
 from tests.e2e.conftest import container_on_fakes, settings_for
 
 SECRET = "cli-test-secret-key-0123456789-0123456789"
@@ -281,3 +282,22 @@ def test_an_invoice_issued_by_itself_gets_its_pdf_and_its_e_mail_from_the_worker
         if line.startswith("Subject:")
     ]
     assert subjects == [f"Subject: Invoice {invoice.number} from Harbour Lane Advisers"]
+
+
+def test_the_daily_round_forgets_stored_api_responses_after_their_24_hours(
+    tmp_path: Path,
+) -> None:
+    clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    container = container_on_fakes(settings_for(tmp_path), clock=clock)
+    keys = IdempotentRequests(uow=container.uow, clock=clock)
+    client = Principal(user_id="ann", organisation_id="acme", roles=frozenset({Role.CLIENT_ADMIN}))
+    response = StoredResponse(status=201, body=b'{"id": "c1"}', content_type="application/json")
+    keys.run(client, key="k-1", route="POST /cases", fingerprint="f", operation=lambda: response)
+    worker = Worker(container, draw=lambda: 0.0)
+    assert worker.run_once().idempotency_keys_expired == 0  # still within its 24 hours
+    clock.advance(timedelta(days=1, minutes=1))
+    assert worker.run_once().idempotency_keys_expired == 1
+    _, replayed = keys.run(
+        client, key="k-1", route="POST /cases", fingerprint="other", operation=lambda: response
+    )
+    assert not replayed  # the key is free again, so a different body no longer clashes
