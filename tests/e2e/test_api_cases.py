@@ -172,3 +172,36 @@ def test_a_file_downloads_through_a_short_lived_link_and_a_case_as_a_zip(world: 
         with zipfile.ZipFile(io.BytesIO(archive.content)) as opened:
             assert opened.namelist() == ["letter.pdf"]
             assert opened.read("letter.pdf") == PDF_BYTES
+
+
+def test_a_new_case_shows_its_portal_number_until_the_case_system_gives_its_own(
+    world: World,
+) -> None:
+    ann = world.bearer(world.acme.client_admin)
+    with world.client() as client:
+        created = client.post(
+            f"{API}/cases", json={"subject": "Lease renewal", "description": ""}, headers=ann
+        ).json()["case"]
+        assert created["pending"] is True
+        assert created["number"] == created["reference"]
+        assert created["external_number"] is None
+        # The write-back to the case system (Salesforce) links it and gives its CaseNumber.
+        with world.container.uow() as uow:
+            case = uow.cases.get(created["id"])
+            assert case is not None
+            linked, event = case.link(
+                external_id="500000000000000AAA",
+                external_number="00001026",
+                actor_id="system:salesforce",
+                event_id="link-1",
+                at=world.container.clock.now(),
+            )
+            uow.history.append(event)
+            uow.cases.update(linked, expected_version=case.version)
+            uow.commit()
+        case_body = client.get(f"{API}/cases/{created['id']}", headers=ann).json()["case"]
+        listed = client.get(f"{API}/cases", headers=ann).json()["items"]
+    assert case_body["pending"] is False
+    assert [c["number"] for c in listed if c["id"] == created["id"]] == ["00001026"]
+    assert (case_body["number"], case_body["external_number"]) == ("00001026", "00001026")
+    assert case_body["reference"] == created["reference"]

@@ -70,6 +70,18 @@ def to_decimal(value: object) -> Decimal:
     return result
 
 
+MAX_AMOUNT = Decimal(10) ** 15
+"""No amount reaches a quadrillion in any currency; beyond it Decimal's 28 digits could not
+round it to minor units, so such an amount is refused as input instead of failing later."""
+
+
+def _amount(value: object) -> Decimal:
+    amount = to_decimal(value)
+    if abs(amount) >= MAX_AMOUNT:
+        raise InvalidInput("That amount is too large.")
+    return amount
+
+
 def _currency(value: str) -> str:
     code = value.strip().upper()
     if code not in MINOR_UNITS:
@@ -82,7 +94,7 @@ def _currency(value: str) -> str:
 class Money:
     """An amount in a currency. `Money("12.30", "EUR")`, or `Money(Decimal("12.3"), "EUR")`."""
 
-    amount: Decimal = field(converter=to_decimal)
+    amount: Decimal = field(converter=_amount)
     currency: str = field(converter=_currency)
 
     @classmethod

@@ -38,6 +38,15 @@ def test_money_refuses_floats() -> None:
         Money(0.1, "EUR")  # type: ignore[arg-type]
 
 
+def test_an_absurd_amount_is_refused_as_input_not_left_to_fail_when_rounded() -> None:
+    # 30 digits cannot be rounded within Decimal's 28; an API client could send them.
+    with pytest.raises(InvalidInput, match="too large"):
+        Money("1" * 30, "EUR")
+    with pytest.raises(InvalidInput, match="too large"):
+        _ = eur("999999999999999.00") + eur("1.00")
+    assert str(eur("999999999999999.994").rounded()) == "999999999999999.99"
+
+
 def test_money_never_mixes_currencies() -> None:
     with pytest.raises(CurrencyMismatch):
         _ = eur("1.00") + Money("1.00", "USD")

@@ -34,11 +34,18 @@ from portal_core.cases.service import (
 from portal_core.errors import InvalidInput, NotFound
 from portal_core.organisations.model import Principal
 from portal_core.ports import MAX_PAGE_SIZE, CaseQuery
+from portal_core.sync.outbound import is_pending
 
 
 class CaseOut(msgspec.Struct, frozen=True):
     id: str
     reference: str
+    """The portal's own number, given at submission."""
+    number: str
+    """The number to show people: the case system's (Salesforce CaseNumber) once it has one."""
+    external_number: str | None
+    pending: bool
+    """Not yet accepted by the case system of record; `number` is the portal's reference."""
     organisation_id: FromPath[str]
     subject: str
     description: str
@@ -121,6 +128,9 @@ def case_out(case: Case) -> CaseOut:
     return CaseOut(
         id=case.id,
         reference=case.reference,
+        number=case.number,
+        external_number=case.external_number,
+        pending=is_pending(case),
         organisation_id=case.organisation_id,
         subject=case.subject,
         description=case.description,
