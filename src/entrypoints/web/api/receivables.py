@@ -79,10 +79,18 @@ class ReceivablesController(Controller):
             time_zone=container.settings.firm_time_zone.key,
         )
         end = dso_end or on or container.billing.today()
-        start = dso_start or end - timedelta(days=DEFAULT_DSO_DAYS)
+        start = dso_start or default_dso_start(end)
         body = export.csv(principal, dso_start=start, dso_end=end, on=on)
         return Response(
             body,
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="receivables.csv"'},
         )
+
+
+def default_dso_start(end: date) -> date:
+    """The DSO period's first day when none is asked for: `DEFAULT_DSO_DAYS` before `end`, or
+    the calendar's first day for an `end` closer to it than that (never an overflow: a 500)."""
+    if end - date.min < timedelta(days=DEFAULT_DSO_DAYS):
+        return date.min
+    return end - timedelta(days=DEFAULT_DSO_DAYS)
