@@ -20,7 +20,8 @@ from entrypoints.web.auth import (
     session_cookie_name,
 )
 from entrypoints.web.dependencies import SignedInPrincipal
-from portal_core.organisations.model import Organisation, Role, User
+from portal_core.organisations.model import Organisation, Principal, Role, User
+from portal_core.ports import AuthenticationFailed
 from tests.e2e.conftest import TEST_HOST, container_on_fakes, settings_for
 
 
@@ -129,3 +130,28 @@ def test_an_unknown_session_cookie_counts_as_signed_out(
     with client:
         client.cookies.set(session_cookie_name(settings_for(tmp_path)), "not-a-session")
         assert client.get("/whoami").status_code == 401
+
+
+class CountingSignIn:
+    """Stands in for the sign-in service and counts the session lookups."""
+
+    def __init__(self) -> None:
+        self.lookups = 0
+
+    def resolve(self, token: str) -> Principal:
+        self.lookups += 1
+        raise AuthenticationFailed("unknown session")
+
+
+def test_assets_and_probes_never_look_up_the_session_pages_do(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    counting = CountingSignIn()
+    container = evolve(container_on_fakes(settings), sign_in=counting)
+    with TestClient(create_app(container), base_url=f"http://{TEST_HOST}") as client:
+        client.cookies.set(session_cookie_name(settings), "a-session")
+        assert client.get("/static/portal.css").status_code == 200
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code == 200
+        assert counting.lookups == 0
+        client.get("/")
+        assert counting.lookups == 1

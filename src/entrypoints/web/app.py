@@ -30,7 +30,7 @@ from entrypoints.bootstrap import Container, bootstrap, configure_logging, deriv
 from entrypoints.demo import load_demo_data
 from entrypoints.settings import Settings
 from entrypoints.web.api import api_router
-from entrypoints.web.auth import PUBLIC, PrincipalMiddleware
+from entrypoints.web.auth import PUBLIC, SKIP_PRINCIPAL, PrincipalMiddleware
 from entrypoints.web.dependencies import portal_dependencies
 from entrypoints.web.files import local_file_routes
 from entrypoints.web.health import HealthController
@@ -83,7 +83,7 @@ def create_app(
                 path="/static",
                 directories=[HERE / "static"],
                 include_in_schema=False,
-                opt={**PUBLIC, SKIP_RATE_LIMIT: True},
+                opt={**PUBLIC, SKIP_RATE_LIMIT: True, SKIP_PRINCIPAL: True},
             ),
             *route_handlers,
         ],

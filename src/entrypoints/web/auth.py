@@ -30,6 +30,10 @@ from portal_core.ports import AuthenticationFailed
 PUBLIC: dict[str, Any] = {"public": True}
 """Route `opt` for routes anyone may call: `@get("/healthz", opt=PUBLIC)`."""
 
+SKIP_PRINCIPAL = "skip_principal"
+"""Route `opt` key for routes that never ask who is asking (static files, probes): browsers send
+the session cookie with every asset, and resolving it costs a database lookup each time."""
+
 SIGN_IN_REQUIRED = "Please sign in."
 NOT_ALLOWED = "Your role does not allow this."
 
@@ -69,6 +73,8 @@ def expired_session_cookie(settings: Settings) -> Cookie:
 
 class PrincipalMiddleware(ASGIMiddleware):
     """Puts the signed-in `Principal` (or None) into `scope["user"]` for guards and handlers."""
+
+    exclude_opt_key = SKIP_PRINCIPAL
 
     def __init__(self, container: Container) -> None:
         self._container = container

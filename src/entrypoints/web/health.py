@@ -12,6 +12,7 @@ from typing import Any
 from litestar import Controller, Response, get
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
+from entrypoints.web.auth import SKIP_PRINCIPAL
 from entrypoints.web.dependencies import PortalContainer
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class HealthController(Controller):
         "skip_compression": True,
         "public": True,
         "skip_rate_limit": True,  # probes come often, from the orchestrator's one address
+        SKIP_PRINCIPAL: True,  # nobody's identity matters to a probe
     }
 
     @get("/healthz", sync_to_thread=False, summary="The process is alive")
