@@ -271,7 +271,11 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self) -> UnitOfWork: ...
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        """A new unit of work. `read_only=True` promises not to commit (commit() raises): the
+        storage may then serve it from a consistent snapshot without taking the write lock, so
+        queries do not queue behind writers or behind each other (SQLite)."""
+        ...
 
 
 # --- collaborators outside the database ---------------------------------------------------------

@@ -52,7 +52,7 @@ def container_on_fakes(
 class UnreachableStorage:
     """A storage whose every unit of work fails the way a lost database connection does."""
 
-    def __call__(self) -> UnitOfWork:
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
         raise ConnectionRefusedError(
             "could not connect to postgresql://portal:hunter2@db.internal:5432/portal"
         )

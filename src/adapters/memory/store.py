@@ -412,8 +412,9 @@ class InMemoryIdempotencyKeys:
 class InMemoryUnitOfWork:
     """A unit of work over an `InMemoryStorage`. Use one per transaction, as with SQL."""
 
-    def __init__(self, storage: InMemoryStorage) -> None:
+    def __init__(self, storage: InMemoryStorage, *, read_only: bool = False) -> None:
         self._storage = storage
+        self._read_only = read_only
         self._working: InMemoryState | None = None
 
     def __enter__(self) -> Self:
@@ -453,6 +454,8 @@ class InMemoryUnitOfWork:
     def commit(self) -> None:
         if self._working is None:
             raise RuntimeError("commit() outside `with unit_of_work:`")
+        if self._read_only:
+            raise RuntimeError("A read-only unit of work cannot commit.")
         self._storage.state = self._working
         self._working = self._working.copy()
         self._rebind(self._working)
@@ -495,5 +498,5 @@ class InMemoryStorage:
         self.state = InMemoryState()
         self.lock = threading.RLock()
 
-    def unit_of_work(self) -> InMemoryUnitOfWork:
-        return InMemoryUnitOfWork(self)
+    def unit_of_work(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self, read_only=read_only)

@@ -23,15 +23,13 @@ from adapters.sql import tables as t
 from adapters.sql.errors import SchemaOutOfDate
 from adapters.sql.repositories import Database, SqlAuditLog
 from adapters.sql.serialisation import EventCodec
-from adapters.sql.unit_of_work import SqlUnitOfWork
+from adapters.sql.unit_of_work import READ_ONLY, SqlUnitOfWork
 from portal_core.audit import SealedAuditRecord, first_broken_entry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 # Any fixed number: serialises `portal db upgrade` run by several processes at once.
 _MIGRATION_LOCK_KEY = 7_277_001
-# Execution option of connections that only read: on SQLite they do not take the write lock.
-READ_ONLY = "portal_read_only"
 
 
 @frozen(kw_only=True)
@@ -123,8 +121,8 @@ class SqlStorage:
         """True for SQLite, the one-command default, which migrates its own schema."""
         return self.engine.dialect.name == "sqlite"
 
-    def unit_of_work(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self._codec)
+    def unit_of_work(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self._codec, read_only=read_only)
 
     # --- schema ---------------------------------------------------------------------------------
 

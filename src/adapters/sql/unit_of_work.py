@@ -62,6 +62,9 @@ from portal_core.ports import (
     UserRepository,
 )
 
+READ_ONLY = "portal_read_only"
+"""Execution option of connections that only read: on SQLite they do not take the write lock."""
+
 
 class SqlUnitOfWork:
     """One transaction over every repository; nothing is stored until `commit()`.
@@ -92,9 +95,10 @@ class SqlUnitOfWork:
     credit_notes: CreditNoteRepository
     idempotency_keys: IdempotencyKeys
 
-    def __init__(self, engine: Engine, codec: EventCodec) -> None:
+    def __init__(self, engine: Engine, codec: EventCodec, *, read_only: bool = False) -> None:
         self._engine = engine
         self._codec = codec
+        self._read_only = read_only
         self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
@@ -102,6 +106,9 @@ class SqlUnitOfWork:
             connection = self._engine.connect()
         except DBAPIError as error:
             raise StorageUnavailable("The database cannot be reached.") from error
+        if self._read_only:
+            # SQLite then begins DEFERRED: a WAL snapshot, no write lock (see SqlStorage).
+            connection.execution_options(**{READ_ONLY: True})
         self._connection = connection
         db = Database(connection, self._codec)
         self.organisations = SqlOrganisationRepository(db)
@@ -147,6 +154,8 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         connection = self._live()
+        if self._read_only:
+            raise RuntimeError("A read-only unit of work cannot commit.")
         with lost_connection_reported():
             connection.commit()
 

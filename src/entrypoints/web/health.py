@@ -37,7 +37,7 @@ class HealthController(Controller):
     @get("/readyz", sync_to_thread=True, summary="The portal can serve requests")
     def readiness(self, container: PortalContainer) -> Response[dict[str, Any]]:
         try:
-            with container.uow() as uow:
+            with container.uow(read_only=True) as uow:
                 uow.organisations.get(PROBE_ID)
         except Exception:  # any storage failure means "not ready"; the cause goes to the log
             log.exception("readiness check failed: storage did not answer")

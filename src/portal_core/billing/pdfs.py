@@ -138,7 +138,7 @@ class InvoicePdfs:
     # helpers --------------------------------------------------------------------------------
 
     def _invoice_document(self, invoice: Invoice) -> InvoiceDocument:
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             staff_names = {
                 staff_id: user.name
                 for staff_id in sorted(
@@ -155,7 +155,7 @@ class InvoicePdfs:
         )
 
     def _client(self, organisation_id: str) -> Party:
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             organisation = uow.organisations.get(organisation_id)
         if organisation is None:
             raise NotFound("No such organisation.")
@@ -165,7 +165,7 @@ class InvoicePdfs:
         case_ids = {line.case_id for line in invoice.lines if line.case_id is not None}
         if invoice.case_id is not None:
             case_ids.add(invoice.case_id)
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             return {
                 case_id: case.reference
                 for case_id in sorted(case_ids)

@@ -243,7 +243,7 @@ class BillingService:
         access.require(
             billing_access.can_manage_invoices(principal), "Only the firm's staff see contracts."
         )
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             return uow.contracts.current(organisation_id)
 
     def set_case_fee(self, principal: Principal, command: SetCaseFee) -> CaseFee:
@@ -375,7 +375,7 @@ class BillingService:
         contract that groups per case gets its invoice drafted. Anything else is ignored."""
         if event.new_status is not CaseStatus.RESOLVED or event.organisation_id is None:
             return None
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             contract = uow.contracts.current(event.organisation_id)
         if contract is None or contract.grouping is not Grouping.PER_CASE:
             return None
@@ -475,7 +475,7 @@ class BillingService:
         access.require(
             billing_access.can_manage_invoices(principal), "Only the firm's staff run billing."
         )
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             monthly = [
                 o.id
                 for o in uow.organisations.list()
@@ -686,13 +686,13 @@ class BillingService:
             ):
                 return []
             organisation_id = scope
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             return uow.invoices.list(
                 organisation_id=organisation_id, include_drafts=principal.is_staff
             )
 
     def get_invoice(self, principal: Principal, invoice_id: str) -> Invoice:
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             return billing_access.require_invoice(principal, uow.invoices.get(invoice_id))
 
     def invoice_status(self, principal: Principal, invoice_id: str) -> InvoiceStatus:
@@ -700,12 +700,12 @@ class BillingService:
         return self.get_invoice(principal, invoice_id).status_on(self.today())
 
     def credit_notes(self, principal: Principal, invoice_id: str) -> Sequence[CreditNote]:
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             invoice = billing_access.require_invoice(principal, uow.invoices.get(invoice_id))
             return uow.credit_notes.for_invoice(invoice.id)
 
     def get_credit_note(self, principal: Principal, credit_note_id: str) -> CreditNote:
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             return billing_access.require_credit_note(
                 principal, uow.credit_notes.get(credit_note_id)
             )
@@ -728,7 +728,7 @@ class BillingService:
             "Only the firm's staff see receivables.",
         )
         day = on or self.today()
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             invoices = uow.invoices.list(organisation_id=None, include_drafts=False)
             notes = uow.credit_notes.list(organisation_id=None)
         return Receivables(
@@ -743,7 +743,7 @@ class BillingService:
         access.require(
             billing_access.can_manage_invoices(principal), "Only the firm's staff see DSO."
         )
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             invoices = uow.invoices.list(organisation_id=organisation_id, include_drafts=False)
             notes = uow.credit_notes.list(organisation_id=organisation_id)
         return days_sales_outstanding(invoices, notes, start=start, end=end)

@@ -271,11 +271,11 @@ class CaseService:
             # A client asking for another organisation's cases gets none, not an error that
             # would confirm the organisation exists.
             return Page(items=(), total=0, page=query.page, page_size=query.page_size)
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             return uow.cases.search(query, scope=scope)
 
     def get_case(self, principal: Principal, case_id: str) -> CaseDetail:
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             case = access.require_case(principal, uow.cases.get(case_id))
             history = access.visible_history(principal, list(uow.history.for_case(case.id)))
             attachments = uow.attachments.for_case(case.id)
@@ -288,7 +288,7 @@ class CaseService:
         )
 
     def get_attachment(self, principal: Principal, attachment_id: str) -> Attachment:
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             attachment = uow.attachments.get(attachment_id)
             if attachment is None or not access.can_see_organisation(
                 principal, attachment.organisation_id
@@ -298,7 +298,7 @@ class CaseService:
 
     def recent_activity(self, principal: Principal, *, limit: int = 10) -> Sequence[CaseEvent]:
         scope = access.organisation_scope(principal)
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             events = list(uow.history.recent(scope=scope, limit=limit * 2))
         return access.visible_history(principal, events)[:limit]
 

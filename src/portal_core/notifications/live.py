@@ -153,7 +153,7 @@ class LivePublishing:
         dispatcher.subscribe(PaymentRecorded, self.on_invoice_event)
 
     def on_case_event(self, event: CaseEvent) -> None:
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             case = uow.cases.get(event.case_id)
         if case is None:
             return

@@ -263,7 +263,7 @@ class PreferenceRespectingNotifier:
     def send(self, notification: Notification) -> None:
         kind = kind_named(notification.kind)
         if kind is not None and not kind.mandatory:
-            with self._uow() as uow:
+            with self._uow(read_only=True) as uow:
                 user = uow.users.by_email(notification.to)
             if user is not None and not self._preferences.get(user.id).wants(kind):
                 log.info("%s e-mail %s not sent: turned off", kind.value, notification.dedupe_key)

@@ -166,7 +166,7 @@ class OnboardingService:
 
     def list_organisations(self, principal: Principal) -> Sequence[Organisation]:
         """Every organisation for staff; a client sees only their own."""
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             if principal.is_staff:
                 return uow.organisations.list()
             own = uow.organisations.get(principal.organisation_id or "")
@@ -272,7 +272,7 @@ class OnboardingService:
             access.can_manage_contacts(principal, organisation_id),
             "Your role cannot see this organisation's contacts.",
         )
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             if uow.organisations.get(organisation_id) is None:
                 raise NotFound("No such organisation.")
             return uow.users.for_organisation(organisation_id)

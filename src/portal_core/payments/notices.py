@@ -92,7 +92,7 @@ class PaymentNotices:
             self._send(event, "payment_refund", *refund_text(event, number))
 
     def send_reminder(self, event: PaymentReminderDue) -> None:
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             invoice = uow.invoices.get(event.invoice_id)
         # Paid between the run and the delivery: the reminder is dropped, not sent late.
         if invoice is None or invoice.is_draft or invoice.balance_due.amount <= 0:
@@ -101,7 +101,7 @@ class PaymentNotices:
         self._send(event, "payment_reminder", *reminder_text(event))
 
     def _number(self, invoice_id: str) -> str | None:
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             invoice = uow.invoices.get(invoice_id)
         return None if invoice is None else invoice.number
 

@@ -195,7 +195,7 @@ class ReceivablesExport:
             "Only the firm's staff see receivables.",
         )
         day = on or local_date(self._clock.now(), self._zone)
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             invoices = uow.invoices.list(organisation_id=None, include_drafts=False)
             notes = uow.credit_notes.list(organisation_id=None)
             client_names = {o.id: o.name for o in uow.organisations.list()}

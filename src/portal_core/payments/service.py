@@ -93,7 +93,7 @@ class PaymentService:
         """A pay link for what is still due on the invoice, in its currency. For the invoice's
         billing contacts and client admins, and staff; never for a draft or a settled invoice.
         Asking again before anything changed gives the same checkout (same idempotency key)."""
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             invoice = billing_access.require_invoice(principal, uow.invoices.get(invoice_id))
         if invoice.is_draft or invoice.number is None:
             raise InvalidTransition("A draft cannot be paid; issue it first.")
@@ -404,7 +404,7 @@ class PaymentService:
     # helpers --------------------------------------------------------------------------------
 
     def _stored(self, invoice_id: str) -> Invoice:
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             invoice = uow.invoices.get(invoice_id)
         if invoice is None:
             raise NotFound("No such invoice.")

@@ -108,7 +108,7 @@ class CaseSystemWriter:
         return handlers
 
     def create_case(self, event: CaseSubmitted) -> None:
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             case = uow.cases.get(event.case_id)
             if case is None:
                 log.warning("case %s is gone; nothing to create", event.case_id)
@@ -167,7 +167,7 @@ class CaseSystemWriter:
 
     def _external_id(self, case_id: str) -> str | None:
         """The case's id in the case system; RetryLater while its creation is still pending."""
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             case = uow.cases.get(case_id)
         if case is None:
             log.warning("case %s is gone; nothing to write back", case_id)

@@ -197,7 +197,7 @@ class SyncService:
 
     def linked_accounts(self) -> frozenset[str]:
         """The case-system accounts some organisation mirrors: the cases the portal takes."""
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             return frozenset(
                 o.external_account_id for o in uow.organisations.list() if o.external_account_id
             )

@@ -244,8 +244,8 @@ def test_a_case_of_an_unknown_account_is_refused_whole_for_salesforce_to_retry(
 
 def test_a_failure_at_commit_is_never_acknowledged(receiver: Receiver) -> None:
     class BrokenCommit(InMemoryStorage):
-        def unit_of_work(self):  # type: ignore[no-untyped-def]
-            uow = super().unit_of_work()
+        def unit_of_work(self, *, read_only: bool = False):  # type: ignore[no-untyped-def]
+            uow = super().unit_of_work(read_only=read_only)
 
             def fail() -> None:
                 raise OSError("disk full")

@@ -188,6 +188,24 @@ def test_verification_reads_a_snapshot_without_waiting_for_writers(
     assert (verification.ok, verification.entries_checked) == (True, 2)
 
 
+def test_a_read_only_unit_of_work_reads_a_snapshot_without_waiting_for_writers(
+    sql_storage: SqlStorage,
+) -> None:
+    with sql_storage.unit_of_work() as setting_up:
+        setting_up.organisations.add(organisation("org-1"))
+        setting_up.commit()
+    with sql_storage.unit_of_work() as writing:
+        writing.organisations.add(organisation("org-2"))  # holds SQLite's write lock
+        # Two readers at once, as two requests would: neither queues behind the writer.
+        with (
+            sql_storage.unit_of_work(read_only=True) as first,
+            sql_storage.unit_of_work(read_only=True) as second,
+        ):
+            assert [o.id for o in first.organisations.list()] == ["org-1"]
+            assert [o.id for o in second.organisations.list()] == ["org-1"]
+        writing.commit()
+
+
 def test_the_audit_trail_cannot_be_changed_or_deleted(sql_storage: SqlStorage) -> None:
     _append_audit(sql_storage, 2)
     for statement in (

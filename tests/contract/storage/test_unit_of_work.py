@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from portal_core.ports import OutboxMessage, UnitOfWorkFactory
 
 from .factories import at, audit_record, organisation, submitted_case
@@ -73,3 +75,18 @@ def test_a_committed_unit_of_work_stores_everything(uow: UnitOfWorkFactory) -> N
         assert work.outbox.pending_count() == 1
         assert work.processed_events.record("portal", "submit-1", at=at(1)) is False
         assert work.counters.next_value("REF") == 2
+
+
+def test_a_read_only_unit_of_work_reads_what_was_committed_and_cannot_commit(
+    uow: UnitOfWorkFactory,
+) -> None:
+    with uow() as work:
+        work.organisations.add(organisation("org-1"))
+        work.commit()
+    with uow(read_only=True) as reading:
+        assert [o.id for o in reading.organisations.list()] == ["org-1"]
+        reading.organisations.add(organisation("org-2"))
+        with pytest.raises(RuntimeError, match="read-only"):
+            reading.commit()
+    with uow() as work:
+        assert [o.id for o in work.organisations.list()] == ["org-1"]
