@@ -93,7 +93,11 @@ class PrincipalMiddleware(ASGIMiddleware):
                 return await anyio.to_thread.run_sync(verifier.verify, token.strip())
             session = connection.cookies.get(self._cookie)
             if session:
-                return await anyio.to_thread.run_sync(self._container.sign_in.resolve, session)
+                sign_in = self._container.sign_in
+                recent = sign_in.recently_resolved(session)  # no I/O: no worker thread needed
+                if recent is not None:
+                    return recent
+                return await anyio.to_thread.run_sync(sign_in.resolve, session)
         except AuthenticationFailed:
             return None
         return None
@@ -112,12 +116,16 @@ def provide_principal(request: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     return principal
 
 
-def requires_signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def requires_signed_in(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     if current_principal(connection) is None:
         raise NotAuthorizedException(SIGN_IN_REQUIRED)
 
 
-def requires_staff(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def requires_staff(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     principal = current_principal(connection)
     if principal is None:
         raise NotAuthorizedException(SIGN_IN_REQUIRED)
@@ -125,7 +133,9 @@ def requires_staff(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteH
         raise PermissionDeniedException(NOT_ALLOWED)
 
 
-def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def requires_admin(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     principal = current_principal(connection)
     if principal is None:
         raise NotAuthorizedException(SIGN_IN_REQUIRED)
@@ -133,5 +143,7 @@ def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteH
         raise PermissionDeniedException(NOT_ALLOWED)
 
 
+# The guards are coroutines on purpose: Litestar runs a plain function guard in a worker
+# thread, and a thread hop per guard per request cost more than the check itself.
 GUARDS = (requires_signed_in, requires_staff, requires_admin)
 """The guards that count as protecting a route (the guard test checks for one of them)."""

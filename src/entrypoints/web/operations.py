@@ -24,7 +24,7 @@ import sys
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
 from functools import cache
 from http import HTTPStatus
@@ -228,7 +228,7 @@ def _route_opt(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return handler.opt if handler is not None else {}
 
 
-def _is_sign_in(request: Request[Any, Any, Any]) -> bool:
+async def _is_sign_in(request: Request[Any, Any, Any]) -> bool:
     """An attempt (a POST) on a sign-in page; showing the form counts as any other page."""
     return (
         _route_opt(request).get(RATE_LIMIT_GROUP) == "sign_in"
@@ -236,8 +236,8 @@ def _is_sign_in(request: Request[Any, Any, Any]) -> bool:
     )
 
 
-def _is_general(request: Request[Any, Any, Any]) -> bool:
-    return not _is_sign_in(request)
+async def _is_general(request: Request[Any, Any, Any]) -> bool:
+    return not await _is_sign_in(request)
 
 
 def rate_limit_configs(settings: Settings) -> list[RateLimitConfig]:
@@ -249,7 +249,7 @@ def rate_limit_configs(settings: Settings) -> list[RateLimitConfig]:
     N times the limit), or in Redis when `PORTAL_REDIS_URL` is set (`SharedRateLimitStores`).
     The sign-in throttle that matters (per account, per address, per hour)
     is kept in the database by the identity core, so it holds across processes."""
-    groups: list[tuple[str, int, Callable[[Request[Any, Any, Any]], bool]]] = [
+    groups: list[tuple[str, int, Callable[[Request[Any, Any, Any]], Awaitable[bool]]]] = [
         (SIGN_IN_STORE, settings.sign_in_rate_limit_per_minute, _is_sign_in),
         (GENERAL_STORE, settings.rate_limit_per_minute, _is_general),
     ]
@@ -361,7 +361,7 @@ class _StorageCollector(Collector):
         self._container = container
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        with self._container.uow() as uow:
+        with self._container.uow(read_only=True) as uow:
             pending = uow.outbox.pending_count()
         yield GaugeMetricFamily(
             f"{METRICS_PREFIX}_outbox_pending",
@@ -400,11 +400,11 @@ def metrics_text(container: Container) -> bytes:
 
 def metrics_access(
     settings: Settings,
-) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
     """The scraper's bearer token (`PORTAL_METRICS_TOKEN`) or a signed-in admin."""
     token = settings.metrics_token
 
-    def requires_metrics_token_or_admin(
+    async def requires_metrics_token_or_admin(
         connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
     ) -> None:
         scheme, _, offered = connection.headers.get("authorization", "").partition(" ")
@@ -415,7 +415,7 @@ def metrics_access(
         ):
             return
         # Any other bearer token is a person's, already resolved by `PrincipalMiddleware`.
-        requires_admin(connection, handler)
+        await requires_admin(connection, handler)
 
     return requires_metrics_token_or_admin
 

@@ -45,7 +45,9 @@ from portal_core.identity.model import (
 )
 from portal_core.identity.passwords import PasswordPolicy
 from portal_core.identity.ports import PasswordHasher, TokenGenerator, TotpVerifier
+from portal_core.identity.recent import RecentSessions
 from portal_core.identity.throttle import ThrottlePolicy
+from portal_core.organisations.events import UserRemoved, UserRolesChanged
 from portal_core.organisations.model import Principal, User
 from portal_core.ports import (
     AuthenticationFailed,
@@ -92,6 +94,10 @@ class SignInPolicy:
     throttle: ThrottlePolicy = field(factory=ThrottlePolicy)
     passwords: PasswordPolicy = field(factory=PasswordPolicy)
     totp_issuer: str = "Client portal"
+    session_recheck_interval: timedelta = timedelta(seconds=2)
+    """How long a resolved session is reused without reading it again (`RecentSessions`):
+    a session ended by another process of the portal stops working within this time; one
+    ended in this process stops at once. Zero reads the session on every request."""
 
 
 @frozen(kw_only=True)
@@ -135,6 +141,10 @@ class SignInService:
         self._base_url = base_url.rstrip("/")
         self._policy = policy or SignInPolicy()
         self._dummy_hash: str | None = None
+        self._recent = RecentSessions(self._policy.session_recheck_interval)
+        # Roles changed or a contact removed by the organisation's admin: forget at once.
+        dispatcher.subscribe(UserRolesChanged, self._forget_user_of)
+        dispatcher.subscribe(UserRemoved, self._forget_user_of)
 
     @property
     def policy(self) -> SignInPolicy:
@@ -239,41 +249,64 @@ class SignInService:
             )
             self._record(uow, signed_in, current_user, {"client_address": client_address})
             uow.commit()
+        if previous_token:  # the session the browser came with has ended
+            self._recent.forget(token_digest(previous_token))
         return SignedIn(token=token, session=session, principal=current_user.as_principal())
 
     def sign_out(self, token: str) -> None:
         """End the session; signing out of an ended session is not an error."""
+        digest = token_digest(token)
         with self._uow() as uow:
-            if uow.sessions.remove(token_digest(token)):
+            if uow.sessions.remove(digest):
                 uow.commit()
+        self._recent.forget(digest)
+
+    def recently_resolved(self, token: str) -> Principal | None:
+        """The principal the token resolved to moments ago, without any I/O; None when it must
+        be resolved (`resolve`). Lets a web server skip a worker thread and a database read
+        for the burst of requests one page makes."""
+        return self._recent.get(token_digest(token), self._clock.now())
 
     def resolve(self, token: str) -> Principal:
         """Who the session token belongs to, counting this request as activity.
         AuthenticationFailed for an unknown, ended or expired session, or a disabled user."""
         now = self._clock.now()
         digest = token_digest(token)
-        with self._uow() as uow:
+        # Nearly every request only reads: a snapshot, without the write lock. The rare write
+        # (ending a dead session, counting activity once per TOUCH_INTERVAL) takes its own.
+        with self._uow(read_only=True) as uow:
             session = uow.sessions.get(digest)
             if session is None:
                 raise AuthenticationFailed(SIGN_IN_FAILED)
             user = uow.users.get(session.user_id)
-            if user is None or not user.active:
+        if user is None or not user.active:
+            with self._uow() as uow:
                 uow.sessions.remove_for_user(session.user_id)
                 uow.commit()
-                raise AuthenticationFailed(SIGN_IN_FAILED)
-            if not session.is_live(now):
+            raise AuthenticationFailed(SIGN_IN_FAILED)
+        if not session.is_live(now):
+            with self._uow() as uow:
                 uow.sessions.remove(digest)
                 uow.commit()
-                raise AuthenticationFailed(SIGN_IN_FAILED)
-            if session.needs_touch(now):
-                uow.sessions.update(session.seen(now))
-                uow.commit()
-            return user.as_principal()
+            raise AuthenticationFailed(SIGN_IN_FAILED)
+        if session.needs_touch(now):
+            with self._uow() as uow:
+                current = uow.sessions.get(digest)
+                # Ended meanwhile (signed out, revoked): nothing to count, and no access.
+                if current is None:
+                    raise AuthenticationFailed(SIGN_IN_FAILED)
+                if current.needs_touch(now):
+                    session = current.seen(now)
+                    uow.sessions.update(session)
+                    uow.commit()
+        principal = user.as_principal()
+        self._recent.remember(digest, principal, now=now, session_expires_at=session.expires_at)
+        return principal
 
     def sessions_of(self, user_id: str) -> Sequence[Session]:
         """The user's live sessions, oldest first (for a "where am I signed in" page)."""
         now = self._clock.now()
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             return [s for s in uow.sessions.for_user(user_id) if s.is_live(now)]
 
     def revoke_sessions(self, user_id: str, *, actor_id: str, reason: str) -> int:
@@ -284,6 +317,7 @@ class SignInService:
                 raise NotFound("No such user.")
             count = self._revoke(uow, user, actor_id=actor_id, reason=reason)
             uow.commit()
+            self._recent.forget_user(user.id)
         return count
 
     def lock_out(self, user_id: str, *, actor_id: str) -> int:
@@ -300,6 +334,7 @@ class SignInService:
                 uow.one_time_tokens.discard_unused(user.id, purpose)
             count = self._revoke(uow, user, actor_id=actor_id, reason="disabled")
             uow.commit()
+            self._recent.forget_user(user.id)
         return count
 
     # --- invitations and password resets ------------------------------------------------------
@@ -423,6 +458,7 @@ class SignInService:
             self._record(uow, changed, user, {"via": "password_reset"}, outbox=True)
             self._revoke(uow, user, actor_id=user.id, reason="password_reset")
             uow.commit()
+            self._recent.forget_user(user.id)
         self._dispatcher.dispatch([changed])
         return user
 
@@ -498,6 +534,7 @@ class SignInService:
             )
             self._revoke(uow, user, actor_id=admin.user_id, reason="second_factor_removed")
             uow.commit()
+            self._recent.forget_user(user.id)
         self._dispatcher.dispatch([disabled])
 
     # --- helpers ------------------------------------------------------------------------------
@@ -564,7 +601,7 @@ class SignInService:
     def _user_for_link(self, token: str, purpose: TokenPurpose) -> User:
         """The user a usable link is for; LinkNotValid otherwise. Changes nothing."""
         now = self._clock.now()
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             stored = uow.one_time_tokens.get(token_digest(token))
             if stored is None or not stored.is_usable(purpose, now):
                 raise LinkNotValid
@@ -607,6 +644,9 @@ class SignInService:
         )
         self._record(uow, disabled, user, {}, outbox=True)
         return disabled
+
+    def _forget_user_of(self, event: UserRolesChanged | UserRemoved) -> None:
+        self._recent.forget_user(event.user_id)
 
     def _revoke(self, uow: UnitOfWork, user: User, *, actor_id: str, reason: str) -> int:
         count = uow.sessions.remove_for_user(user.id)

@@ -30,6 +30,7 @@ class World:
     totp: InMemoryTotpVerifier
     tokens: InMemoryTokenGenerator
     service: SignInService
+    dispatcher: EventDispatcher
     ann: User
     """A client admin of Acme with a password."""
     ivy: User
@@ -55,6 +56,7 @@ def make_world(policy: SignInPolicy | None = None) -> World:
     hasher = InMemoryPasswordHasher()
     totp = InMemoryTotpVerifier()
     tokens = InMemoryTokenGenerator()
+    dispatcher = EventDispatcher()
     service = SignInService(
         uow=storage.unit_of_work,
         clock=clock,
@@ -62,7 +64,7 @@ def make_world(policy: SignInPolicy | None = None) -> World:
         tokens=tokens,
         hasher=hasher,
         totp=totp,
-        dispatcher=EventDispatcher(),
+        dispatcher=dispatcher,
         base_url=BASE_URL,
         policy=policy,
     )
@@ -87,6 +89,7 @@ def make_world(policy: SignInPolicy | None = None) -> World:
         totp=totp,
         tokens=tokens,
         service=service,
+        dispatcher=dispatcher,
         ann=ann,
         ivy=ivy,
         ada=ada,

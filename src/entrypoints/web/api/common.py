@@ -10,7 +10,7 @@ authenticate. A bearer token is never sent by a browser on its own, so it needs 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from secrets import compare_digest
 from typing import Annotated, Any, TypeAlias
 
@@ -52,7 +52,8 @@ def _decoded(token: str, secret: str) -> str | None:
     return value if compare_digest(signature, expected) else None
 
 
-Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
+"""Guards are coroutines: Litestar would run a plain function in a worker thread."""
 
 
 def csrf_token_with_cookie(container: Container) -> Guard:
@@ -60,7 +61,7 @@ def csrf_token_with_cookie(container: Container) -> Guard:
     middleware honours only when a token verifier is configured) carry a valid CSRF token."""
     bearer_accepted = container.token_verifier is not None
 
-    def requires_csrf_token_with_cookie(
+    async def requires_csrf_token_with_cookie(
         connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
     ) -> None:
         if connection.scope.get("method", "GET") in SAFE_METHODS:
@@ -86,7 +87,9 @@ def _check_csrf_token(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
         raise PermissionDeniedException(CSRF_FAILED)
 
 
-def requires_json_body(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def requires_json_body(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     """A body sent to the API is JSON: anything else is 415 before it is read."""
     if connection.scope.get("method", "GET") in SAFE_METHODS:
         return
