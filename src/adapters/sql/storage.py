@@ -28,6 +28,7 @@ from portal_core.audit import SealedAuditRecord, first_broken_entry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+SQLITE_POOL_SIZE = 40
 # Any fixed number: serialises `portal db upgrade` run by several processes at once.
 _MIGRATION_LOCK_KEY = 7_277_001
 
@@ -94,6 +95,11 @@ class SqlStorage:
             engine = create_engine(
                 parsed,
                 echo=echo,
+                # As many as the web server's worker threads (anyio's default limit, 40): a
+                # connection beyond the pool is closed after use, and its successor pays for
+                # the pragmas again and starts with a cold page cache.
+                pool_size=SQLITE_POOL_SIZE,
+                max_overflow=10,
                 connect_args={
                     "check_same_thread": False,
                     "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
