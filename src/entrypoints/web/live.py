@@ -11,6 +11,7 @@ session stops receiving updates within minutes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -35,6 +36,7 @@ from entrypoints.bootstrap import Container
 from entrypoints.web.auth import requires_signed_in
 from entrypoints.web.dependencies import SignedInPrincipal
 from entrypoints.web.notification_page import notification_pages
+from entrypoints.web.operations import SKIP_METRICS
 from portal_core import access
 from portal_core.organisations.model import Principal
 
@@ -66,7 +68,14 @@ def channels_of(principal: Principal) -> list[str]:
     guards=[requires_signed_in],
     include_in_schema=False,
     # Compression would hold events back until a buffer fills.
-    opt={"skip_compression": True, "skip_rate_limit": True},
+    # No CSRF cookie and no latency histogram either: the stream is a GET that lasts minutes,
+    # and their wrappers would run for every event sent on it.
+    opt={
+        "skip_compression": True,
+        "skip_rate_limit": True,
+        "exclude_from_csrf": True,
+        SKIP_METRICS: True,
+    },
 )
 async def live_updates(
     principal: SignedInPrincipal, channels: NamedDependency[SkipValidation[ChannelsPlugin]]
@@ -80,36 +89,54 @@ async def live_updates(
     )
 
 
+_KEEP_ALIVE = b"keep-alive"
+_END = b"end"
+"""Sentinels the stream's own timers put into its queue (published updates are JSON objects)."""
+
+
 async def _stream(
     channels: ChannelsPlugin,
     subscriber: Subscriber | None,
     wanted: Sequence[str],
 ) -> AsyncIterator[ServerSentEventMessage]:
-    received: asyncio.Queue[bytes] = asyncio.Queue()
-
-    async def on_event(data: bytes) -> None:
-        received.put_nowait(data)
-
+    # The stream reads the subscriber's own queue, into which its two timers also put their
+    # sentinels: no task, second queue or timeout per update, because one update wakes every
+    # open page of the organisation at once and those cost more than sending it.
     loop = asyncio.get_running_loop()
-    ends_at = loop.time() + STREAM_LIFETIME_SECONDS
+    timers: list[asyncio.TimerHandle] = []
     try:
         yield ServerSentEventMessage(comment="live", data=None, retry=RECONNECT_MILLISECONDS)
         if subscriber is None:
             return
-        async with subscriber.run_in_background(on_event, join=False):
-            while (remaining := ends_at - loop.time()) > 0:
-                try:
-                    data = await asyncio.wait_for(
-                        received.get(), timeout=min(HEARTBEAT_SECONDS, remaining)
-                    )
-                except TimeoutError:
-                    yield ServerSentEventMessage(comment="keep-alive", data=None)
-                    continue
-                event, payload = decode(data)
-                yield ServerSentEventMessage(event=event, data=json.dumps(payload))
+
+        def keep_alive() -> None:
+            subscriber.put_nowait(_KEEP_ALIVE)
+            timers.append(loop.call_later(HEARTBEAT_SECONDS, keep_alive))
+
+        timers.append(loop.call_later(HEARTBEAT_SECONDS, keep_alive))
+        timers.append(loop.call_later(STREAM_LIFETIME_SECONDS, subscriber.put_nowait, _END))
+        async for data in subscriber.iter_events():
+            if data is _END:
+                return
+            if data is _KEEP_ALIVE:
+                del timers[:-1]  # the fired ones
+                yield ServerSentEventMessage(comment="keep-alive", data=None)
+            else:
+                yield _message(data)
     finally:
+        for timer in timers:
+            timer.cancel()
         if subscriber is not None:
             await channels.unsubscribe(subscriber, wanted)
+
+
+@functools.lru_cache(maxsize=64)
+def _message(data: bytes) -> ServerSentEventMessage:
+    """The event for a published update, made once: every subscriber of the channel receives
+    the same update, so a thousand open pages decode and re-encode it once, not a thousand
+    times. (ServerSentEventMessage is a plain dataclass that nothing mutates.)"""
+    event, payload = decode(data)
+    return ServerSentEventMessage(event=event, data=json.dumps(payload))
 
 
 class LivePlugin(InitPluginProtocol):

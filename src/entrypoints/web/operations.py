@@ -70,6 +70,8 @@ _WELL_FORMED_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 METRICS_PATH = "/metrics"
 METRICS_PREFIX = "portal"
 
+SKIP_METRICS = "skip_metrics"
+"""Route `opt` key: no request count and latency histogram (long-lived event streams)."""
 SKIP_RATE_LIMIT = "skip_rate_limit"
 """Route `opt` key: no per-address limit (webhooks verified by signature, probes, metrics)."""
 RATE_LIMIT_GROUP = "rate_limit"
@@ -308,6 +310,7 @@ def prometheus_config() -> PrometheusConfig:
         group_path=True,
         exclude_unhandled_paths=True,
         exclude=[METRICS_PATH],
+        exclude_opt_key=SKIP_METRICS,
         scopes={ScopeType.HTTP},
     )
 
