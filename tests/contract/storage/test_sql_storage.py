@@ -352,3 +352,30 @@ def test_threads_sharing_one_storage_take_turns_without_losing_numbers(
     with ThreadPoolExecutor(max_workers=4) as pool:
         numbers = [n for n in pool.map(take_number, range(100)) if n is not None]
     assert sorted(numbers) == list(range(1, 81))
+
+
+def test_the_commit_counter_moves_with_every_commit_and_only_then(tmp_path: Path) -> None:
+    storage = SqlStorage.from_url(f"sqlite:///{tmp_path / 'counted.db'}")
+    other_process = SqlStorage.from_url(f"sqlite:///{tmp_path / 'counted.db'}")
+    try:
+        storage.upgrade()
+        counter = storage.commit_counter()
+        assert counter is not None
+        before = counter()
+        with storage.unit_of_work(read_only=True) as reading:
+            reading.organisations.list()
+        with other_process.unit_of_work() as writing:
+            writing.organisations.add(organisation("org-1"))  # not committed
+        assert counter() == before
+        with other_process.unit_of_work() as writing:
+            writing.organisations.add(organisation("org-1"))
+            writing.commit()
+        assert counter() != before
+    finally:
+        storage.dispose()
+        other_process.dispose()
+
+
+@pytest.mark.postgres
+def test_postgresql_offers_no_commit_counter(postgres_storage: SqlStorage) -> None:
+    assert postgres_storage.commit_counter() is None

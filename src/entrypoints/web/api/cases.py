@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from entrypoints.web.api.common import Idempotent, provide_idempotent_call
 from entrypoints.web.auth import requires_staff
-from entrypoints.web.dependencies import PortalContainer, SignedInPrincipal
+from entrypoints.web.dependencies import PortalContainer, Reads, SignedInPrincipal
 from portal_core.cases.files import upload_key
 from portal_core.cases.model import (
     Attachment,
@@ -32,7 +32,7 @@ from portal_core.cases.service import (
     UploadedFile,
 )
 from portal_core.errors import InvalidInput, NotFound
-from portal_core.organisations.model import Principal
+from portal_core.organisations.model import Principal, Role
 from portal_core.ports import MAX_PAGE_SIZE, CaseQuery
 from portal_core.sync.outbound import is_pending
 
@@ -188,17 +188,25 @@ def uploaded_files(
     )
 
 
+def _reader(principal: Principal) -> tuple[str | None, frozenset[Role]]:
+    """What a kept answer depends on besides the request: whose cases, seen with which roles
+    (internal notes, for one, are for staff only). Two people share an answer only when both
+    are the same."""
+    return principal.organisation_id, principal.roles
+
+
 class CasesController(Controller):
     path = "/cases"
     tags = ["cases"]  # noqa: RUF012
     dependencies = {"idempotent": Provide(provide_idempotent_call)}  # noqa: RUF012
 
-    @get("/", summary="List cases", sync_to_thread=True)
-    def list_cases(
+    @get("/", summary="List cases")
+    async def list_cases(
         self,
         *,
         principal: SignedInPrincipal,
         container: PortalContainer,
+        reads: Reads,
         status: Annotated[list[CaseStatus] | None, QueryParameter(required=False)] = None,
         priority: FromQuery[Priority | None] = None,
         assignee: Annotated[str | None, QueryParameter(max_length=100)] = None,
@@ -208,25 +216,27 @@ class CasesController(Controller):
         page_size: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 25,
     ) -> CasePageOut:
         """Newest activity first. Clients see their organisation's cases only."""
-        found = container.cases.list_cases(
-            principal,
-            CaseQuery(
-                organisation_id=organisation_id,
-                statuses=frozenset(status or ()),
-                priority=priority,
-                assignee_id=assignee,
-                text=q,
-                page=page,
-                page_size=page_size,
-            ),
+        query = CaseQuery(
+            organisation_id=organisation_id,
+            statuses=frozenset(status or ()),
+            priority=priority,
+            assignee_id=assignee,
+            text=q,
+            page=page,
+            page_size=page_size,
         )
-        return CasePageOut(
-            items=[case_out(c) for c in found.items],
-            total=found.total,
-            page=found.page,
-            page_size=found.page_size,
-            has_next=found.has_next,
-        )
+
+        def listed() -> CasePageOut:
+            found = container.cases.list_cases(principal, query)
+            return CasePageOut(
+                items=[case_out(c) for c in found.items],
+                total=found.total,
+                page=found.page,
+                page_size=found.page_size,
+                has_next=found.has_next,
+            )
+
+        return await reads.get_or_make(("cases", *_reader(principal), query), listed)
 
     @post("/", summary="Submit a case, with confirmed uploads", sync_to_thread=True)
     def submit(
@@ -251,11 +261,18 @@ class CasesController(Controller):
 
         return idempotent.respond(operation)
 
-    @get("/{case_id:str}", summary="A case with its timeline and files", sync_to_thread=True)
-    def detail(
-        self, principal: SignedInPrincipal, container: PortalContainer, case_id: FromPath[str]
+    @get("/{case_id:str}", summary="A case with its timeline and files")
+    async def detail(
+        self,
+        principal: SignedInPrincipal,
+        container: PortalContainer,
+        reads: Reads,
+        case_id: FromPath[str],
     ) -> CaseDetailOut:
-        return detail_out(container.cases.get_case(principal, case_id))
+        return await reads.get_or_make(
+            ("case", *_reader(principal), case_id),
+            lambda: detail_out(container.cases.get_case(principal, case_id)),
+        )
 
     @post("/{case_id:str}/comments", summary="Comment on a case", sync_to_thread=True)
     def comment(
