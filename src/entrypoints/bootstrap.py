@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from attrs import frozen
 
+from entrypoints.read_cache import ReadCache
 from entrypoints.settings import Settings
 from portal_core.billing.document import InvoiceRenderer, Party
 from portal_core.billing.pdfs import InvoicePdfs
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
     from adapters.live import ChannelsPublisher
     from adapters.salesforce import SalesforceWiring
     from adapters.sql import SqlStorage
-    from entrypoints.integrations import ExternalSystems
+from entrypoints.integrations import ExternalSystems
 
 
 class SystemClock:
@@ -115,6 +116,8 @@ class Container:
     `PORTAL_RUN_WORKER_IN_PROCESS`); tests and embedding hosts leave it off."""
     invoice_pdfs: InvoicePdfs
     """Renders, stores and serves issued invoices' and credit notes' PDFs."""
+    reads: ReadCache
+    """Answers of read-only routes, kept until the next commit (embedded database only)."""
 
     def prepare_storage(self) -> None:
         """Make the storage ready to serve: the embedded default migrates itself; production
@@ -268,6 +271,7 @@ def bootstrap(
         notifier=notifier,
         notification_preferences=NotificationPreferencesService(preferences=preference_store),
         preference_store=preference_store,
+        reads=ReadCache(database.commit_counter() if database is not None else None),
     )
 
 

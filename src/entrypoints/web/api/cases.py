@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from entrypoints.web.api.common import Idempotent, provide_idempotent_call
 from entrypoints.web.auth import requires_staff
-from entrypoints.web.dependencies import PortalContainer, Reads, SignedInPrincipal
+from entrypoints.web.dependencies import PortalContainer, SignedInPrincipal
 from portal_core.cases.files import upload_key
 from portal_core.cases.model import (
     Attachment,
@@ -206,7 +206,6 @@ class CasesController(Controller):
         *,
         principal: SignedInPrincipal,
         container: PortalContainer,
-        reads: Reads,
         status: Annotated[list[CaseStatus] | None, QueryParameter(required=False)] = None,
         priority: FromQuery[Priority | None] = None,
         assignee: Annotated[str | None, QueryParameter(max_length=100)] = None,
@@ -236,7 +235,7 @@ class CasesController(Controller):
                 has_next=found.has_next,
             )
 
-        return await reads.get_or_make(("cases", *_reader(principal), query), listed)
+        return await container.reads.get_or_make(("cases", *_reader(principal), query), listed)
 
     @post("/", summary="Submit a case, with confirmed uploads", sync_to_thread=True)
     def submit(
@@ -266,10 +265,9 @@ class CasesController(Controller):
         self,
         principal: SignedInPrincipal,
         container: PortalContainer,
-        reads: Reads,
         case_id: FromPath[str],
     ) -> CaseDetailOut:
-        return await reads.get_or_make(
+        return await container.reads.get_or_make(
             ("case", *_reader(principal), case_id),
             lambda: detail_out(container.cases.get_case(principal, case_id)),
         )
