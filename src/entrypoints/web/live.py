@@ -103,29 +103,31 @@ async def _stream(
     # sentinels: no task, second queue or timeout per update, because one update wakes every
     # open page of the organisation at once and those cost more than sending it.
     loop = asyncio.get_running_loop()
-    timers: list[asyncio.TimerHandle] = []
+    heartbeat: asyncio.TimerHandle | None = None
+    end: asyncio.TimerHandle | None = None
     try:
         yield ServerSentEventMessage(comment="live", data=None, retry=RECONNECT_MILLISECONDS)
         if subscriber is None:
             return
 
         def keep_alive() -> None:
+            nonlocal heartbeat
             subscriber.put_nowait(_KEEP_ALIVE)
-            timers.append(loop.call_later(HEARTBEAT_SECONDS, keep_alive))
+            heartbeat = loop.call_later(HEARTBEAT_SECONDS, keep_alive)
 
-        timers.append(loop.call_later(HEARTBEAT_SECONDS, keep_alive))
-        timers.append(loop.call_later(STREAM_LIFETIME_SECONDS, subscriber.put_nowait, _END))
+        heartbeat = loop.call_later(HEARTBEAT_SECONDS, keep_alive)
+        end = loop.call_later(STREAM_LIFETIME_SECONDS, subscriber.put_nowait, _END)
         async for data in subscriber.iter_events():
             if data is _END:
                 return
             if data is _KEEP_ALIVE:
-                del timers[:-1]  # the fired ones
                 yield ServerSentEventMessage(comment="keep-alive", data=None)
             else:
                 yield _message(data)
     finally:
-        for timer in timers:
-            timer.cancel()
+        for timer in (heartbeat, end):
+            if timer is not None:
+                timer.cancel()
         if subscriber is not None:
             await channels.unsubscribe(subscriber, wanted)
 
