@@ -37,10 +37,6 @@ class ReadCache:
         self._version: int | None = None
         self._lock = threading.Lock()
 
-    @property
-    def enabled(self) -> bool:
-        return self._commit_counter is not None
-
     async def get_or_make(self, key: Hashable, make: Callable[[], T]) -> T:
         """The answer kept for `key`, or `make()` run in a worker thread (it reads the
         database) and kept, unless something committed while it ran."""
