@@ -13,6 +13,7 @@ from adapters.memory import FixedClock, InMemoryFileStore, InMemoryStorage, Sequ
 from entrypoints.bootstrap import Container, bootstrap
 from entrypoints.settings import Settings
 from entrypoints.web import create_app
+from portal_core.organisations.model import Organisation, Role, User
 from portal_core.ports import FileStore, UnitOfWork, UnitOfWorkFactory
 
 TEST_HOST = "testserver.local"
@@ -77,3 +78,38 @@ def app(container: Container) -> Litestar:
 def client(app: Litestar) -> Iterator[TestClient[Litestar]]:
     with TestClient(app, base_url=f"http://{TEST_HOST}") as test_client:
         yield test_client
+
+
+PEOPLE_PASSWORD = "tangerine-otter-lighthouse-47"
+
+
+def onboard_people(
+    container: Container, people: Mapping[str, tuple[str | None, Role]]
+) -> dict[str, User]:
+    """Two client organisations, Acme and Globex, and `people` (name: organisation, role),
+    each invited and signed up with `PEOPLE_PASSWORD`, as the admin pages would do it."""
+    now = container.clock.now()
+    users = {
+        name: User(
+            id=f"user-{name}",
+            email=f"{name}@{organisation or 'firm'}.example",
+            name=name.title(),
+            organisation_id=organisation,
+            roles=frozenset({role}),
+            created_at=now,
+        )
+        for name, (organisation, role) in people.items()
+    }
+    with container.uow() as uow:
+        for organisation_id in ("acme", "globex"):
+            uow.organisations.add(
+                Organisation(
+                    id=organisation_id, name=f"{organisation_id.title()} Ltd", created_at=now
+                )
+            )
+        uow.commit()
+    for person in users.values():
+        link = container.sign_in.admit(person, actor_id="test-setup")
+        assert link is not None
+        container.sign_in.accept_invitation(link.rsplit("/", 1)[1], PEOPLE_PASSWORD)
+    return users

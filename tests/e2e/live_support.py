@@ -22,10 +22,10 @@ from entrypoints.bootstrap import Container, bootstrap
 from entrypoints.web import create_app
 from entrypoints.web.auth import session_cookie_name
 from portal_core.cases.service import SubmitCase
-from portal_core.organisations.model import Organisation, Principal, Role, User
-from tests.e2e.conftest import settings_for
+from portal_core.organisations.model import Principal, Role, User
+from tests.e2e.conftest import PEOPLE_PASSWORD, onboard_people, settings_for
 
-PASSWORD = "tangerine-otter-lighthouse-47"
+PASSWORD = PEOPLE_PASSWORD
 PEOPLE = {
     "alice": ("acme", Role.CLIENT_ADMIN),
     "victor": ("acme", Role.CLIENT_VIEWER),
@@ -68,30 +68,7 @@ def served_firm(tmp_path: Path, **variables: str) -> Iterator[LiveFirm]:
         password_hasher=InMemoryPasswordHasher(),
         totp=InMemoryTotpVerifier(),
     )
-    now = clock.now()
-    users = {
-        name: User(
-            id=f"user-{name}",
-            email=f"{name}@{organisation or 'firm'}.example",
-            name=name.title(),
-            organisation_id=organisation,
-            roles=frozenset({role}),
-            created_at=now,
-        )
-        for name, (organisation, role) in PEOPLE.items()
-    }
-    with container.uow() as uow:
-        for organisation_id in ("acme", "globex"):
-            uow.organisations.add(
-                Organisation(
-                    id=organisation_id, name=f"{organisation_id.title()} Ltd", created_at=now
-                )
-            )
-        uow.commit()
-    for person in users.values():
-        link = container.sign_in.admit(person, actor_id="test-setup")
-        assert link is not None
-        container.sign_in.accept_invitation(link.rsplit("/", 1)[1], PASSWORD)
+    users = onboard_people(container, PEOPLE)
     cases = {
         organisation: container.cases.submit(
             users[owner].as_principal(),

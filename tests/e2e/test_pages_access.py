@@ -20,11 +20,11 @@ from adapters.memory.identity import InMemoryPasswordHasher, InMemoryTotpVerifie
 from entrypoints.bootstrap import Container, bootstrap
 from entrypoints.web import create_app
 from portal_core.cases.service import SubmitCase
-from portal_core.organisations.model import Organisation, Role, User
+from portal_core.organisations.model import Role, User
 from portal_core.ports import CaseQuery
-from tests.e2e.conftest import TEST_HOST, settings_for
+from tests.e2e.conftest import PEOPLE_PASSWORD, TEST_HOST, onboard_people, settings_for
 
-PASSWORD = "tangerine-otter-lighthouse-47"
+PASSWORD = PEOPLE_PASSWORD
 CSRF_COOKIE = "csrftoken"
 
 
@@ -61,7 +61,6 @@ def build_firm(
         password_hasher=InMemoryPasswordHasher(),
         totp=totp,
     )
-    now = clock.now()
     people = {
         "alice": ("acme", Role.CLIENT_ADMIN),
         "victor": ("acme", Role.CLIENT_VIEWER),
@@ -70,29 +69,7 @@ def build_firm(
         "sam": (None, Role.STAFF),
         "ada": (None, Role.ADMIN),
     }
-    users = {
-        name: User(
-            id=f"user-{name}",
-            email=f"{name}@{organisation or 'firm'}.example",
-            name=name.title(),
-            organisation_id=organisation,
-            roles=frozenset({role}),
-            created_at=now,
-        )
-        for name, (organisation, role) in people.items()
-    }
-    with container.uow() as uow:
-        for organisation_id in ("acme", "globex"):
-            uow.organisations.add(
-                Organisation(
-                    id=organisation_id, name=f"{organisation_id.title()} Ltd", created_at=now
-                )
-            )
-        uow.commit()
-    for person in users.values():
-        link = container.sign_in.admit(person, actor_id="test-setup")
-        assert link is not None
-        container.sign_in.accept_invitation(link.rsplit("/", 1)[1], PASSWORD)
+    users = onboard_people(container, people)
     cases = {
         owner: container.cases.submit(
             users[owner].as_principal(),
