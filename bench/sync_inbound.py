@@ -10,7 +10,8 @@ Ack is built after the commit. The workload: cases already known to the portal (
 first), messages of 1 and of 100 notifications, 30% of the notifications re-deliveries of
 earlier ones. The raw rate is the cheapest idempotent record of the same notification ids the
 database offers: one `INSERT ... ON CONFLICT DO NOTHING RETURNING` of the whole batch into the
-same processed_events table (the statement `ProcessedEvents.record_many` runs), through the
+same processed_events table (`RECORD_PROCESSED`, the statement `ProcessedEvents.record_many`
+runs: on PostgreSQL the keys as two arrays unnested into rows), through the
 same engine and driver, one transaction per batch of the same size as the messages (1 and
 100), with the same 30% of repeats, in the same run. It measures what the database costs for
 "remember these ids once" alone: no parsing, no case, history, audit or outbox.
@@ -37,7 +38,6 @@ from pathlib import Path
 import attrs
 import psycopg
 from sqlalchemy import make_url
-from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.memory.clock import FixedClock
 from adapters.salesforce import (
@@ -49,6 +49,7 @@ from adapters.salesforce import (
 )
 from adapters.sql import SqlStorage
 from adapters.sql import tables as t
+from adapters.sql.repositories import RECORD_PROCESSED
 from portal_core.cases.model import CaseStatus
 from portal_core.dispatch import EventDispatcher
 from portal_core.organisations.model import Organisation
@@ -155,6 +156,13 @@ def prepare(storage: SqlStorage, cases: int) -> SyncService:
     return sync
 
 
+def raw_parameters(dialect: str, keys: list[str]) -> list[dict[str, object]]:
+    """The parameters `Database.record_processed` passes for these keys."""
+    if dialect == "postgresql":
+        return [{"sources": ["bench:raw"] * len(keys), "event_ids": keys, "recorded_at": START}]
+    return [{"source": "bench:raw", "event_id": key, "recorded_at": START} for key in keys]
+
+
 @attrs.frozen
 class Figures:
     per_message: int
@@ -192,20 +200,14 @@ def measure(
         for n, key in enumerate(keys)
     ]
     raw_batches = [keys[i : i + per_message] for i in range(0, total, per_message)]
-    dialect_insert = (
-        postgresql.insert if storage.engine.dialect.name == "postgresql" else sqlite.insert
-    )
-    c = t.processed_events.c
-    statement = (
-        dialect_insert(t.processed_events).on_conflict_do_nothing().returning(c.source, c.event_id)
-    )
+    dialect = storage.engine.dialect.name
+    statement = RECORD_PROCESSED[dialect]
     raw_time = inbound_time = 0.0
     for round_number in range(rounds):
         started = time.perf_counter()
         for batch in raw_batches[round_number::rounds]:
-            rows = [{"source": "bench:raw", "event_id": key, "recorded_at": START} for key in batch]
             with storage.engine.begin() as connection:
-                connection.execute(statement, rows).all()
+                connection.execute(statement, raw_parameters(dialect, batch)).all()
         raw_time += time.perf_counter() - started
         started = time.perf_counter()
         for body in messages[round_number::rounds]:

@@ -32,6 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from adapters.sql import tables as t
 from adapters.sql.errors import guarded, lost_connection_reported
 from adapters.sql.serialisation import EventCodec
+from adapters.sql.types import UtcDateTime
 from portal_core.audit import AuditRecord, SealedAuditRecord, seal_next
 from portal_core.cases.model import (
     Attachment,
@@ -73,30 +74,59 @@ class Database:
         key = next(iter(table.primary_key.columns))
         return self.execute(statement.returning(key)).first() is not None
 
-    def insert_many_or_ignore(
-        self, table: Table, rows: Sequence[Mapping[str, Any]]
+    def record_processed(
+        self, events: Sequence[tuple[str, str]], *, at: datetime
     ) -> list[Row[Any]]:
-        """`insert_or_ignore` for many rows in one statement (in the order given): the primary
-        keys of the rows inserted. A key given twice is inserted once."""
-        if not rows:
+        """Remember (source, event id) pairs, in the order given, in one statement: the pairs
+        that were not remembered yet. A pair given twice is new once."""
+        if not events:
             return []
-        statement = _INSERT_OR_IGNORE[self.dialect, table.name]
-        return list(self.execute(statement, rows))
+        if self.dialect == "postgresql":
+            sources, event_ids = zip(*events, strict=True)
+            parameters: list[dict[str, Any]] = [
+                {"sources": list(sources), "event_ids": list(event_ids), "recorded_at": at}
+            ]
+        else:
+            parameters = [
+                {"source": source, "event_id": event_id, "recorded_at": at}
+                for source, event_id in events
+            ]
+        return list(self.execute(RECORD_PROCESSED[self.dialect], parameters))
 
 
-def _insert_or_ignore_statements() -> dict[tuple[str, str], Executable]:
-    """`INSERT ... ON CONFLICT DO NOTHING RETURNING <key>` per dialect and table, built once:
-    executed with a list of rows, SQLAlchemy sends it as one multi-row INSERT."""
-    statements: dict[tuple[str, str], Executable] = {}
-    for dialect, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert)):
-        for table in (t.processed_events,):
-            statements[dialect, table.name] = (
-                dialect_insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
-            )
-    return statements
+def _record_processed_statements() -> dict[str, Executable]:
+    """`INSERT ... ON CONFLICT DO NOTHING RETURNING` the key, per dialect, built once.
+
+    PostgreSQL takes the keys as two array parameters unnested into rows: the statement's text
+    is the same for 1 key or 100, so the server prepares and plans it once and the driver
+    parses it once. (The multi-row VALUES form grows with the batch: 100 rows make a text that
+    neither psycopg's query cache nor the server's prepared statements keep, so every message
+    paid for parsing and planning it again.) SQLite executes the plain statement with the
+    list of rows, which SQLAlchemy sends as one multi-row INSERT.
+    """
+    pe = t.processed_events
+    keys = (
+        func.unnest(
+            bindparam("sources", type_=postgresql.ARRAY(Text)),
+            bindparam("event_ids", type_=postgresql.ARRAY(Text)),
+        )
+        .table_valued("source", "event_id")
+        .render_derived()
+    )
+    from_arrays = select(
+        keys.c.source, keys.c.event_id, bindparam("recorded_at", type_=UtcDateTime())
+    )
+    return {
+        "postgresql": postgresql.insert(pe)
+        .from_select(["source", "event_id", "recorded_at"], from_arrays)
+        .on_conflict_do_nothing()
+        .returning(pe.c.source, pe.c.event_id),
+        "sqlite": sqlite.insert(pe).on_conflict_do_nothing().returning(pe.c.source, pe.c.event_id),
+    }
 
 
-_INSERT_OR_IGNORE = _insert_or_ignore_statements()
+RECORD_PROCESSED = _record_processed_statements()
+"""The statement `record_processed` runs, per dialect (public for the benchmark's raw rate)."""
 
 
 # --- organisations and users --------------------------------------------------------------------
@@ -697,15 +727,10 @@ class SqlAuditLog:
         Only the head row is read under the lock: PostgreSQL re-reads a row it waited for, but
         not rows joined to it, so a joined read could seal after a stale predecessor.
         """
-        head = (
-            select(t.audit_head.c.sequence, t.audit_head.c.hash)
-            .where(t.audit_head.c.id == 1)
-            .with_for_update()
-        )
-        row = self._db.execute(head).first()
+        row = self._db.execute(_LOCK_AUDIT_HEAD).first()
         if row is None:  # the very first entry: create the head, then lock it
             self._db.insert_or_ignore(t.audit_head, {"id": 1, "sequence": 0, "hash": ""})
-            row = self._db.execute(head).one()
+            row = self._db.execute(_LOCK_AUDIT_HEAD).one()
         return row.sequence, row.hash
 
     def append(self, record: AuditRecord) -> SealedAuditRecord:
@@ -779,6 +804,11 @@ class SqlAuditLog:
             after_sequence = rows[-1].sequence
 
 
+_LOCK_AUDIT_HEAD = (
+    select(t.audit_head.c.sequence, t.audit_head.c.hash)
+    .where(t.audit_head.c.id == 1)
+    .with_for_update()
+)
 _INSERT_AUDIT_ENTRY = insert(t.audit_entries)
 _MOVE_AUDIT_HEAD = (
     update(t.audit_head)
@@ -921,11 +951,7 @@ class SqlProcessedEvents:
     def record_many(
         self, events: Iterable[tuple[str, str]], *, at: datetime
     ) -> frozenset[tuple[str, str]]:
-        rows = [
-            {"source": source, "event_id": event_id, "recorded_at": at}
-            for source, event_id in events
-        ]
-        inserted = self._db.insert_many_or_ignore(t.processed_events, rows)
+        inserted = self._db.record_processed(list(events), at=at)
         return frozenset((row.source, row.event_id) for row in inserted)
 
 

@@ -93,6 +93,17 @@ def test_a_rolled_back_batch_of_events_can_be_recorded_again(uow: UnitOfWorkFact
         }
 
 
+def test_a_full_message_of_events_is_recorded_in_one_batch(uow: UnitOfWorkFactory) -> None:
+    keys = [("salesforce", f"n-{n:03d}") for n in range(100)]
+    with uow() as work:
+        work.processed_events.record_many(keys[::2], at=at(0))
+        work.commit()
+    with uow() as work:
+        new = work.processed_events.record_many(keys, at=at(1))
+        work.commit()
+    assert new == frozenset(keys[1::2])
+
+
 def test_an_empty_batch_of_events_records_nothing(uow: UnitOfWorkFactory) -> None:
     with uow() as work:
         assert work.processed_events.record_many([], at=at(0)) == frozenset()

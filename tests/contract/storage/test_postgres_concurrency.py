@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 
 from adapters.sql import SqlStorage
 from adapters.sql.serialisation import EventCodec
@@ -194,3 +194,26 @@ def test_concurrent_writers_extend_one_intact_audit_chain(postgres_storage: SqlS
     verification = postgres_storage.verify_audit_chain()
     assert verification.ok
     assert verification.entries_checked == 200
+
+
+def test_a_batch_of_event_ids_is_one_statement_text_whatever_its_size(
+    postgres_storage: SqlStorage,
+) -> None:
+    """The server prepares a statement it sees again: a text that grew with the batch (one
+    VALUES row per id) was parsed and planned anew for every message."""
+    sent: list[str] = []
+
+    def remember(*args: object) -> None:
+        sent.append(str(args[2]))  # (connection, cursor, statement, ...)
+
+    event.listen(postgres_storage.engine, "before_cursor_execute", remember)
+    try:
+        for size in (1, 7, 100):
+            with postgres_storage.unit_of_work() as work:
+                ids = [("salesforce", f"{size}-{n}") for n in range(size)]
+                assert len(work.processed_events.record_many(ids, at=at(0))) == size
+                work.commit()
+    finally:
+        event.remove(postgres_storage.engine, "before_cursor_execute", remember)
+    recorded = {text for text in sent if "processed_events" in text}
+    assert len(recorded) == 1, recorded
