@@ -49,7 +49,7 @@ from adapters.salesforce import (
 )
 from adapters.sql import SqlStorage
 from adapters.sql import tables as t
-from adapters.sql.repositories import RECORD_PROCESSED
+from adapters.sql.repositories import RECORD_PROCESSED, record_processed_parameters
 from portal_core.cases.model import CaseStatus
 from portal_core.dispatch import EventDispatcher
 from portal_core.organisations.model import Organisation
@@ -156,13 +156,6 @@ def prepare(storage: SqlStorage, cases: int) -> SyncService:
     return sync
 
 
-def raw_parameters(dialect: str, keys: list[str]) -> list[dict[str, object]]:
-    """The parameters `Database.record_processed` passes for these keys."""
-    if dialect == "postgresql":
-        return [{"sources": ["bench:raw"] * len(keys), "event_ids": keys, "recorded_at": START}]
-    return [{"source": "bench:raw", "event_id": key, "recorded_at": START} for key in keys]
-
-
 @attrs.frozen
 class Figures:
     per_message: int
@@ -207,7 +200,9 @@ def measure(
         started = time.perf_counter()
         for batch in raw_batches[round_number::rounds]:
             with storage.engine.begin() as connection:
-                connection.execute(statement, raw_parameters(dialect, batch)).all()
+                pairs = [("bench:raw", key) for key in batch]
+                parameters = record_processed_parameters(dialect, pairs, at=START)
+                connection.execute(statement, parameters).all()
         raw_time += time.perf_counter() - started
         started = time.perf_counter()
         for body in messages[round_number::rounds]:
