@@ -3,7 +3,7 @@
     .venv/bin/python bench/sync_inbound.py                       # SQLite and PostgreSQL
     .venv/bin/python bench/sync_inbound.py --skip-postgres --notifications 2000
 
-Each notification goes the whole way a real one goes: the SOAP body is parsed (defusedxml),
+Each notification goes the whole way a real one goes: the SOAP body is parsed (any DTD refused),
 translated through the field mapping, and applied by `SyncService` in one unit of work per
 message (processed-event record, case read and update, history, audit, outbox row), and the
 Ack is built after the commit. The workload: cases already known to the portal (imported
