@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.sql import tables as t
+from adapters.sql.bulk import insert_from_json, update_from_json
 from adapters.sql.errors import guarded, lost_connection_reported
 from adapters.sql.serialisation import EventCodec
 from adapters.sql.types import UtcDateTime
@@ -74,6 +75,17 @@ class Database:
         key = next(iter(table.primary_key.columns))
         return self.execute(statement.returning(key)).first() is not None
 
+    def insert_many(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert rows that all have the same keys, in their order: on PostgreSQL in one
+        statement that takes them as one JSON document (see `adapters.sql.bulk`), on SQLite
+        through executemany."""
+        if not rows:
+            return
+        if self.dialect == "postgresql":
+            self.execute(insert_from_json(table, tuple(rows[0])), [{"rows": rows}])
+        else:
+            self.execute(_plain_insert(table), rows)
+
     def record_processed(
         self, events: Sequence[tuple[str, str]], *, at: datetime
     ) -> list[Row[Any]]:
@@ -83,6 +95,11 @@ class Database:
             return []
         parameters = record_processed_parameters(self.dialect, events, at=at)
         return list(self.execute(RECORD_PROCESSED[self.dialect], parameters))
+
+
+@functools.cache
+def _plain_insert(table: Table) -> Executable:
+    return insert(table)
 
 
 def record_processed_parameters(
@@ -530,14 +547,30 @@ class SqlCaseRepository:
     def update_many(self, changes: Sequence[tuple[Case, int]]) -> None:
         if not changes:
             return
+        postgres = self._db.dialect == "postgresql"
         rows = []
         for case, expected_version in changes:
             row = case_values(case)
-            row["b_id"] = row.pop("id")  # the key is matched, never set
-            row["b_expected_version"] = expected_version
+            if postgres:
+                row["expected_version"] = expected_version
+            else:
+                row["b_id"] = row.pop("id")  # the key is matched, never set
+                row["b_expected_version"] = expected_version
             rows.append(row)
         with guarded(self._db.connection, duplicates=_CASE_DUPLICATES, savepoint=False):
-            result = self._db.execute(_VERSIONED_CASE_UPDATE, rows)
+            if postgres:
+                # One statement locks the rows in the order of its join, not by id; that cannot
+                # deadlock, because every writer of cases holds the audit head's lock by now.
+                statement = update_from_json(
+                    t.cases,
+                    tuple(name for name in rows[0] if name != "expected_version"),
+                    key="id",
+                    version="version",
+                    expected="expected_version",
+                )
+                result = self._db.execute(statement, [{"rows": rows}])
+            else:
+                result = self._db.execute(_VERSIONED_CASE_UPDATE, rows)
         if result.rowcount == len(changes):
             return
         # Some case had moved on: name it as `update` would (the transaction is rolled back).
@@ -574,7 +607,8 @@ _CASES_BY_EXTERNAL_IDS = {
 _VERSIONED_CASE_UPDATE = update(t.cases).where(
     t.cases.c.id == bindparam("b_id"), t.cases.c.version == bindparam("b_expected_version")
 )
-"""Executed with a list of rows: one round of the driver's executemany, each row versioned."""
+"""SQLite: executed with a list of rows through executemany, each row versioned. PostgreSQL
+takes the same rows as one JSON document (`update_from_json`)."""
 _CASE_EVENT_DUPLICATES = {frozenset({"case_events.event_id"}): "That event is recorded already."}
 
 
@@ -605,7 +639,7 @@ class SqlCaseHistory:
             missing="The event's case does not exist.",
             savepoint=False,
         ):
-            self._db.execute(_INSERT_CASE_EVENT, rows)
+            self._db.insert_many(t.case_events, rows)
 
     def append(self, event: CaseEvent) -> None:
         kind, document = self._db.codec.dump(event)
@@ -659,9 +693,6 @@ def _attachment(row: Row[Any]) -> Attachment:
         uploaded_by=row.uploaded_by,
         uploaded_at=row.uploaded_at,
     )
-
-
-_INSERT_CASE_EVENT = insert(t.case_events)
 
 
 class SqlAttachmentRepository:
@@ -788,7 +819,7 @@ class SqlAuditLog:
             },
             savepoint=False,
         ):
-            self._db.execute(_INSERT_AUDIT_ENTRY, rows)
+            self._db.insert_many(t.audit_entries, rows)
         self._db.execute(_MOVE_AUDIT_HEAD, [{"b_sequence": last_sequence, "b_hash": last_hash}])
         return sealed_records
 
@@ -813,15 +844,11 @@ _LOCK_AUDIT_HEAD = (
     .where(t.audit_head.c.id == 1)
     .with_for_update()
 )
-_INSERT_AUDIT_ENTRY = insert(t.audit_entries)
 _MOVE_AUDIT_HEAD = (
     update(t.audit_head)
     .where(t.audit_head.c.id == 1)
     .values(sequence=bindparam("b_sequence"), hash=bindparam("b_hash"))
 )
-
-
-_INSERT_OUTBOX_MESSAGE = insert(t.outbox_messages)
 
 
 def _audit_row(sealed: SealedAuditRecord) -> dict[str, Any]:
@@ -868,7 +895,7 @@ class SqlOutbox:
             duplicates={frozenset({"outbox_messages.id"}): "That outbox message exists already."},
             savepoint=False,
         ):
-            self._db.execute(_INSERT_OUTBOX_MESSAGE, rows)
+            self._db.insert_many(t.outbox_messages, rows)
 
     def _message(self, row: Row[Any]) -> OutboxMessage:
         return OutboxMessage(

@@ -249,3 +249,17 @@ def test_an_outbox_batch_with_a_known_message_is_refused_whole(uow: UnitOfWorkFa
         work.outbox.add_many([outbox_message("m-2"), outbox_message("m-1")])
     with uow() as work:
         assert work.outbox.pending_count() == 1
+
+
+def test_a_hundred_events_keep_the_order_given_not_the_order_of_their_ids(
+    uow: UnitOfWorkFactory,
+) -> None:
+    case, _ = submitted_case("c-1")
+    with_cases(uow, case)
+    # Ids that sort the other way round: the history follows the order of the batch.
+    events = [status_changed(f"e-{999 - n}", minute=n) for n in range(100)]
+    with uow() as work:
+        work.history.append_many(events)
+        work.commit()
+    with uow() as work:
+        assert list(work.history.for_case("c-1")) == events

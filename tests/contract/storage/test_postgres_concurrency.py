@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from attrs import evolve
 from sqlalchemy import event, insert
 
 from adapters.sql import SqlStorage
@@ -18,7 +19,7 @@ from portal_core.errors import ConcurrencyConflict
 from portal_core.ports import OutboxMessage
 
 from .billing_factories import case_invoice, hourly_contract, issued
-from .factories import T0, at, case, organisation, submitted_case
+from .factories import T0, at, audit_record, case, organisation, submitted_case
 
 pytestmark = pytest.mark.postgres
 
@@ -217,3 +218,62 @@ def test_a_batch_of_event_ids_is_one_statement_text_whatever_its_size(
         event.remove(postgres_storage.engine, "before_cursor_execute", remember)
     recorded = {text for text in sent if "processed_events" in text}
     assert len(recorded) == 1, recorded
+
+
+def test_a_batch_of_writes_is_one_statement_text_whatever_its_size(
+    postgres_storage: SqlStorage,
+) -> None:
+    """History, audit, outbox and versioned case updates of a message take their rows as one
+    JSON document: one statement per table whatever the number of rows, prepared once."""
+    sent: list[str] = []
+
+    def remember(*args: object) -> None:
+        sent.append(str(args[2]))  # (connection, cursor, statement, ...)
+
+    with postgres_storage.unit_of_work() as work:
+        work.organisations.add(organisation("org-1"))
+        work.commit()
+    event.listen(postgres_storage.engine, "before_cursor_execute", remember)
+    try:
+        for size in (1, 7, 100):
+            cases = [submitted_case(f"c-{size}-{n}") for n in range(size)]
+            with postgres_storage.unit_of_work() as work:
+                for made, _ in cases:
+                    work.cases.add(made)
+                work.history.append_many([submitted for _, submitted in cases])
+                work.audit.append_many([audit_record(f"a-{size}-{n}") for n in range(size)])
+                work.outbox.add_many(
+                    [
+                        OutboxMessage(
+                            id=f"m-{submitted.event_id}",
+                            event=submitted,
+                            created_at=T0,
+                            available_at=T0,
+                        )
+                        for _, submitted in cases
+                    ]
+                )
+                work.commit()
+            with postgres_storage.unit_of_work() as work:
+                work.cases.update_many(
+                    [
+                        (evolve(made, subject="Renamed", version=made.version + 1), made.version)
+                        for made, _ in cases
+                    ]
+                )
+                work.commit()
+    finally:
+        event.remove(postgres_storage.engine, "before_cursor_execute", remember)
+    for table in (
+        "INSERT INTO case_events",
+        "INSERT INTO audit_entries",
+        "INSERT INTO outbox_messages",
+        "UPDATE cases",
+    ):
+        texts = {text for text in sent if text.startswith(table)}
+        assert len(texts) == 1, texts
+    with postgres_storage.unit_of_work() as work:
+        assert work.outbox.pending_count() == 108
+        assert work.cases.get("c-100-99").subject == "Renamed"
+        assert [e.event_id for e in work.history.for_case("c-7-3")] == ["evt-c-7-3"]
+    assert postgres_storage.verify_audit_chain().entries_checked == 108

@@ -13,13 +13,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from attrs import evolve
 from sqlalchemy import Connection, create_engine, make_url, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 
 from adapters.sql import SchemaOutOfDate, SqlStorage, StorageUnavailable
 from adapters.sql.tables import metadata
 from portal_core.errors import InvalidInput, NotFound
 
-from .factories import audit_record, case, organisation
+from .factories import at, audit_record, case, organisation, submitted_case
 
 
 def test_the_migrations_build_exactly_the_tables_the_code_uses(sql_storage: SqlStorage) -> None:
@@ -379,3 +379,18 @@ def test_the_commit_counter_moves_with_every_commit_and_only_then(tmp_path: Path
 @pytest.mark.postgres
 def test_postgresql_offers_no_commit_counter(postgres_storage: SqlStorage) -> None:
     assert postgres_storage.commit_counter() is None
+
+
+def test_a_batch_holding_a_time_without_a_timezone_is_refused_whole(
+    sql_storage: SqlStorage,
+) -> None:
+    made, submitted = submitted_case("c-1")
+    with sql_storage.unit_of_work() as work:
+        work.organisations.add(organisation("org-1"))
+        work.cases.add(made)
+        work.commit()
+    naive = evolve(submitted, event_id="e-2", occurred_at=at(1).replace(tzinfo=None))
+    with sql_storage.unit_of_work() as work, pytest.raises(StatementError, match="timezone-aware"):
+        work.history.append_many([submitted, naive])
+    with sql_storage.unit_of_work() as work:
+        assert list(work.history.for_case("c-1")) == []
