@@ -64,6 +64,8 @@ class JsonRows(TypeDecorator[Sequence[Mapping[str, Any]]]):
 def _json_instant(value: object) -> str:
     if not isinstance(value, datetime):
         raise TypeError(f"A {type(value).__name__} cannot be sent in a JSON row.")
+    if value.tzinfo is UTC:  # nearly every stored time: no conversion to pay for
+        return value.isoformat()
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"A stored time must be timezone-aware, got {value!r}.")
     return value.astimezone(UTC).isoformat()

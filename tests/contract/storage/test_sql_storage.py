@@ -6,17 +6,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta, timezone
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from attrs import evolve
-from sqlalchemy import Connection, create_engine, make_url, text
+from sqlalchemy import Connection, create_engine, make_url, select, text
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from adapters.sql import SchemaOutOfDate, SqlStorage, StorageUnavailable
-from adapters.sql.tables import metadata
+from adapters.sql.tables import case_events, metadata
 from portal_core.errors import InvalidInput, NotFound
 
 from .factories import at, audit_record, case, organisation, submitted_case
@@ -394,3 +395,24 @@ def test_a_batch_holding_a_time_without_a_timezone_is_refused_whole(
         work.history.append_many([submitted, naive])
     with sql_storage.unit_of_work() as work:
         assert list(work.history.for_case("c-1")) == []
+
+
+def test_a_batch_holding_a_time_in_another_zone_stores_the_same_instant(
+    sql_storage: SqlStorage,
+) -> None:
+    made, submitted = submitted_case("c-1")
+    with sql_storage.unit_of_work() as work:
+        work.organisations.add(organisation("org-1"))
+        work.cases.add(made)
+        work.commit()
+    in_paris = at(1).astimezone(timezone(timedelta(hours=2)))
+    later = evolve(submitted, event_id="e-2", occurred_at=in_paris)
+    with sql_storage.unit_of_work() as work:
+        work.history.append_many([submitted, later])
+        work.commit()
+    with sql_storage.engine.connect() as connection:
+        column = connection.execute(
+            select(case_events.c.occurred_at).where(case_events.c.event_id == "e-2")
+        ).scalar_one()
+    assert column == at(1)
+    assert column.utcoffset() == timedelta(0)
