@@ -16,7 +16,13 @@ same engine and driver, one transaction per batch of the same size as the messag
 100), with the same 30% of repeats, in the same run. It measures what the database costs for
 "remember these ids once" alone: no parsing, no case, history, audit or outbox.
 
-PostgreSQL: a scratch database is created on the server of `--postgres-url` and dropped after.
+A third figure, "database alone", is what the database needs for the very work the path did:
+every statement the inbound path sent (as the driver received it, parameters included) and
+every commit are replayed through the bare driver connection on a second database brought to
+the same starting state, with no parsing, mapping, domain code or SQLAlchemy in between. Its
+share of the raw rate is the ceiling of the whole path's share.
+
+PostgreSQL: scratch databases are created on the server of `--postgres-url` and dropped after.
 Targets on our 2-core machine: at least 1,000 notifications/s on PostgreSQL, and at least 25%
 of the raw insert rate. Not a test: it checks only that the work was really done.
 """
@@ -30,14 +36,15 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import attrs
 import psycopg
-from sqlalchemy import make_url
+from sqlalchemy import Connection, event, make_url
 
 from adapters.memory.clock import FixedClock
 from adapters.salesforce import (
@@ -122,8 +129,75 @@ def workload(
     return messages, fresh
 
 
-def prepare(storage: SqlStorage, cases: int) -> SyncService:
+COMMIT = "COMMIT"
+SETUP = "setup"
+
+
+@attrs.define
+class StatementLog:
+    """Every statement the engine sends while `phase` is set, with the parameters the driver
+    got, and every commit, in order: what `database_alone` replays."""
+
+    phase: Hashable | None = None
+    entries: list[tuple[Hashable, str, object, bool]] = attrs.Factory(list)
+
+    def attach(self, storage: SqlStorage) -> None:
+        event.listen(storage.engine, "before_cursor_execute", self._statement)
+        event.listen(storage.engine, "commit", self._commit)
+
+    def _statement(
+        self,
+        _connection: Connection,
+        _cursor: object,
+        statement: str,
+        parameters: object,
+        _context: object,
+        executemany: bool,
+    ) -> None:
+        if self.phase is not None:
+            # SQLAlchemy also reports a multi-row INSERT it built from an executemany as one
+            # (insertmanyvalues), but sends it with a single execute of one flat parameter set.
+            many = (
+                executemany
+                and isinstance(parameters, list | tuple)
+                and all(isinstance(row, list | tuple | dict) for row in parameters)
+            )
+            self.entries.append((self.phase, statement, parameters, many))
+
+    def _commit(self, _connection: Connection) -> None:
+        if self.phase is not None:
+            self.entries.append((self.phase, COMMIT, None, False))
+
+
+def database_alone(url: str, log: StatementLog) -> dict[Hashable, float]:
+    """Replay `log` through one bare driver connection on a new database at `url`: the seconds
+    each phase took. The setup phase brings it to the state the measured phases started from."""
+    storage = SqlStorage.from_url(url)
     storage.upgrade()
+    connection = storage.engine.raw_connection()
+    spent: defaultdict[Hashable, float] = defaultdict(float)
+    try:
+        for phase, statement, parameters, executemany in log.entries:
+            started = time.perf_counter()
+            if statement == COMMIT:
+                connection.commit()
+            else:
+                cursor = connection.cursor()
+                if executemany:
+                    cursor.executemany(statement, parameters)  # type: ignore[arg-type]
+                else:
+                    cursor.execute(statement, parameters)  # type: ignore[arg-type]
+                if cursor.description is not None:
+                    cursor.fetchall()
+                cursor.close()
+            spent[phase] += time.perf_counter() - started
+    finally:
+        connection.close()
+        storage.dispose()
+    return spent
+
+
+def prepare(storage: SqlStorage, cases: int) -> SyncService:
     with storage.unit_of_work() as uow:
         uow.organisations.add(
             Organisation(id="acme", name="Acme", external_account_id=ACCOUNT, created_at=START)
@@ -174,6 +248,7 @@ def measure(
     per_message: int,
     total: int,
     cases: int,
+    log: StatementLog,
     rounds: int = 5,
 ) -> Figures:
     """Interleave rounds of raw inserts and of notifications, so that both meet the same load
@@ -204,12 +279,14 @@ def measure(
                 parameters = record_processed_parameters(dialect, pairs, at=START)
                 connection.execute(statement, parameters).all()
         raw_time += time.perf_counter() - started
+        log.phase = per_message
         started = time.perf_counter()
         for body in messages[round_number::rounds]:
             reply = handle_outbound_message(body, "text/xml", parser=parser, sync=sync)
             if reply.status != 200 or reply.body != ACK:
                 raise SystemExit(f"a message was refused: {reply.status} {reply.body[:300]!r}")
         inbound_time += time.perf_counter() - started
+        log.phase = None
     with storage.engine.connect() as connection:
         recorded = connection.execute(
             t.processed_events.select().where(
@@ -228,9 +305,9 @@ def measure(
 
 
 @contextmanager
-def scratch_postgres(url: str) -> Iterator[str]:
+def scratch_postgres(url: str, purpose: str) -> Iterator[str]:
     parsed = make_url(url)
-    name = f"bench_sync_{os.getpid()}"
+    name = f"{purpose}_sync_{os.getpid()}"
     admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
@@ -241,22 +318,34 @@ def scratch_postgres(url: str) -> Iterator[str]:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def run(label: str, url: str, *, total: int, cases: int) -> None:
+def run(label: str, url: str, replay_url: str, *, total: int, cases: int) -> None:
     storage = SqlStorage.from_url(url)
+    log = StatementLog()
+    results = []
     try:
+        storage.upgrade()
+        log.attach(storage)
+        log.phase = SETUP
         sync = prepare(storage, cases)
+        log.phase = None
         for per_message in (1, 100):
             count = min(total, 2000) if per_message == 1 else total
-            figures = measure(storage, sync, per_message=per_message, total=count, cases=cases)
-            print(
-                f"{label:<10} {per_message:>3}/msg  {figures.rate:>7,.0f} notifications/s   "
-                f"raw insert {figures.raw_rate:>7,.0f}/s ({per_message} per tx)   "
-                f"{figures.rate / figures.raw_rate:>4.0%} of raw   "
-                f"({count} notifications, {figures.fresh} fresh)",
-                flush=True,
+            results.append(
+                measure(storage, sync, per_message=per_message, total=count, cases=cases, log=log)
             )
     finally:
         storage.dispose()
+    alone = database_alone(replay_url, log)
+    for figures in results:
+        alone_rate = figures.notifications / alone[figures.per_message]
+        print(
+            f"{label:<10} {figures.per_message:>3}/msg  {figures.rate:>7,.0f} notifications/s   "
+            f"raw insert {figures.raw_rate:>7,.0f}/s ({figures.per_message} per tx)   "
+            f"{figures.rate / figures.raw_rate:>4.0%} of raw   "
+            f"database alone {alone_rate:>7,.0f}/s ({alone_rate / figures.raw_rate:.0%} of raw)   "
+            f"({figures.notifications} notifications, {figures.fresh} fresh)",
+            flush=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,12 +364,16 @@ def main(argv: list[str] | None = None) -> int:
             run(
                 "sqlite",
                 f"sqlite:///{Path(directory) / 'bench.db'}",
+                f"sqlite:///{Path(directory) / 'replay.db'}",
                 total=args.notifications,
                 cases=args.cases,
             )
     if not args.skip_postgres:
-        with scratch_postgres(args.postgres_url) as url:
-            run("postgresql", url, total=args.notifications, cases=args.cases)
+        with (
+            scratch_postgres(args.postgres_url, "bench") as url,
+            scratch_postgres(args.postgres_url, "replay") as replay_url,
+        ):
+            run("postgresql", url, replay_url, total=args.notifications, cases=args.cases)
     return 0
 
 
