@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, StatementError
 
 from adapters.sql import SchemaOutOfDate, SqlStorage, StorageUnavailable
 from adapters.sql.tables import case_events, metadata
+from portal_core.cases.model import CaseSubmitted
 from portal_core.errors import InvalidInput, NotFound
 
 from .factories import at, audit_record, case, organisation, submitted_case
@@ -382,14 +383,20 @@ def test_postgresql_offers_no_commit_counter(postgres_storage: SqlStorage) -> No
     assert postgres_storage.commit_counter() is None
 
 
-def test_a_batch_holding_a_time_without_a_timezone_is_refused_whole(
-    sql_storage: SqlStorage,
-) -> None:
+def stored_case_submission(storage: SqlStorage) -> CaseSubmitted:
+    """Case c-1 of org-1, stored: the event that submitted it."""
     made, submitted = submitted_case("c-1")
-    with sql_storage.unit_of_work() as work:
+    with storage.unit_of_work() as work:
         work.organisations.add(organisation("org-1"))
         work.cases.add(made)
         work.commit()
+    return submitted
+
+
+def test_a_batch_holding_a_time_without_a_timezone_is_refused_whole(
+    sql_storage: SqlStorage,
+) -> None:
+    submitted = stored_case_submission(sql_storage)
     naive = evolve(submitted, event_id="e-2", occurred_at=at(1).replace(tzinfo=None))
     with sql_storage.unit_of_work() as work, pytest.raises(StatementError, match="timezone-aware"):
         work.history.append_many([submitted, naive])
@@ -400,11 +407,7 @@ def test_a_batch_holding_a_time_without_a_timezone_is_refused_whole(
 def test_a_batch_holding_a_time_in_another_zone_stores_the_same_instant(
     sql_storage: SqlStorage,
 ) -> None:
-    made, submitted = submitted_case("c-1")
-    with sql_storage.unit_of_work() as work:
-        work.organisations.add(organisation("org-1"))
-        work.cases.add(made)
-        work.commit()
+    submitted = stored_case_submission(sql_storage)
     in_paris = at(1).astimezone(timezone(timedelta(hours=2)))
     later = evolve(submitted, event_id="e-2", occurred_at=in_paris)
     with sql_storage.unit_of_work() as work:
