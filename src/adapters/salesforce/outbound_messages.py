@@ -1,8 +1,9 @@
 """Salesforce outbound messages (SOAP 1.1): parsing, the Ack, and faults.
 
 The parser refuses any DOCTYPE, entity or external reference without expanding it (a SOAP
-message may carry no DTD at all), checks the OrganizationId against the configured org, accepts 1 to 100 notifications of
-`sf:Case` records, and translates each into an `InboundCaseChange` through the field mapping.
+message may carry no DTD at all), checks the OrganizationId against the configured org,
+accepts 1 to 100 notifications of `sf:Case` records, and translates each into an
+`InboundCaseChange` through the field mapping.
 """
 
 from __future__ import annotations

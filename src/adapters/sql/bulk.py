@@ -39,6 +39,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from adapters.sql.types import stored_instant
+
 ORDINAL = "ordinal"
 """Each row's position in the document (from 1), sent with it, so that rows are inserted in the
 order given: PostgreSQL refuses WITH ORDINALITY on a recordset with a column definition list."""
@@ -46,8 +48,8 @@ order given: PostgreSQL refuses WITH ORDINALITY on a recordset with a column def
 
 class JsonRows(TypeDecorator[Sequence[Mapping[str, Any]]]):
     """A list of rows bound as JSON text, each numbered under ORDINAL; instants become ISO 8601
-    in UTC (naive ones are refused, as `UtcDateTime` refuses them) and are read back by the
-    recordset's typed columns."""
+    in UTC (naive ones are refused by `stored_instant`, as `UtcDateTime` refuses them) and are
+    read back by the recordset's typed columns."""
 
     impl = Text
     cache_ok = True
@@ -66,9 +68,7 @@ def _json_instant(value: object) -> str:
         raise TypeError(f"A {type(value).__name__} cannot be sent in a JSON row.")
     if value.tzinfo is UTC:  # nearly every stored time: no conversion to pay for
         return value.isoformat()
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"A stored time must be timezone-aware, got {value!r}.")
-    return value.astimezone(UTC).isoformat()
+    return stored_instant(value).isoformat()
 
 
 def _recordset(columns: Sequence[tuple[str, TypeEngine[Any]]]) -> TableValuedAlias:

@@ -18,6 +18,13 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 _SQLITE_INSTANT_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 
 
+def stored_instant(value: datetime) -> datetime:
+    """`value` in UTC, as every stored time is kept; a naive datetime is refused."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"A stored time must be timezone-aware, got {value!r}.")
+    return value.astimezone(UTC)
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """A timezone-aware instant, always returned in UTC; naive datetimes are refused."""
 
@@ -32,12 +39,10 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"A stored time must be timezone-aware, got {value!r}.")
-        in_utc = value.astimezone(UTC)
+        utc = stored_instant(value)
         if dialect.name == "sqlite":
-            return in_utc.strftime(_SQLITE_INSTANT_FORMAT)
-        return in_utc
+            return utc.strftime(_SQLITE_INSTANT_FORMAT)
+        return utc
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
